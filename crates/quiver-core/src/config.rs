@@ -1,0 +1,233 @@
+//! `quiver.yaml`: the project name and where its stores live.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use marked_yaml::Spanned;
+use serde::Deserialize;
+
+use crate::env;
+use crate::error::{DefinitionError, Location};
+use crate::yaml;
+
+pub const CONFIG_FILE: &str = "quiver.yaml";
+pub const DEFAULT_REGISTRY: &str = "sqlite://.quiver/registry.db";
+pub const DEFAULT_OFFLINE_PATH: &str = ".quiver/offline";
+pub const DEFAULT_ONLINE_PATH: &str = ".quiver/online";
+
+/// The typed project configuration, with `${VAR}` references expanded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectConfig {
+    pub project: String,
+    /// `sqlite://path` (relative to the repo) or `postgres://...`.
+    pub registry: String,
+    pub offline_store: OfflineStoreConfig,
+    pub online_store: OnlineStoreConfig,
+    pub kafka: Option<KafkaConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineStoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnlineStoreConfig {
+    Embedded { path: PathBuf },
+    Redis { url: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    project: Spanned<String>,
+    registry: Option<Spanned<String>>,
+    offline_store: Option<RawOfflineStore>,
+    online_store: Option<Spanned<RawOnlineStore>>,
+    kafka: Option<RawKafka>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOfflineStore {
+    path: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOnlineStore {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKafka {
+    bootstrap_servers: Spanned<String>,
+}
+
+impl ProjectConfig {
+    /// Reads `quiver.yaml` in `root`.
+    pub fn load(root: &Path) -> Result<Self, Vec<DefinitionError>> {
+        let file = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            vec![DefinitionError::new(
+                Location::file_start(&file),
+                "",
+                format!("cannot read project config: {e} (is {} a quiver repo? `quiver init` creates one)", root.display()),
+            )]
+        })?;
+        Self::parse(&file, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses config text; `lookup` resolves `${VAR}` references.
+    pub fn parse(
+        file: &Path,
+        text: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Vec<DefinitionError>> {
+        let raw: RawConfig = yaml::deserialize(file, text).map_err(|e| vec![e])?;
+        let errors = RefCell::new(Vec::new());
+        let expand = |value: &Spanned<String>, field: &str| -> String {
+            match env::expand_with(value, lookup) {
+                Ok(v) => v,
+                Err(message) => {
+                    errors.borrow_mut().push(DefinitionError::new(yaml::location(file, value.span()), field, message));
+                    String::new()
+                }
+            }
+        };
+
+        let project = expand(&raw.project, "project");
+        let registry = raw
+            .registry
+            .as_ref()
+            .map(|r| expand(r, "registry"))
+            .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+        let offline_path = raw
+            .offline_store
+            .as_ref()
+            .map(|o| expand(&o.path, "offline_store.path"))
+            .unwrap_or_else(|| DEFAULT_OFFLINE_PATH.to_string());
+        let online_store = match &raw.online_store {
+            None => OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() },
+            Some(online) => {
+                let kind = expand(&online.kind, "online_store.type");
+                let path = online.path.as_ref().map(|p| expand(p, "online_store.path"));
+                let url = online.url.as_ref().map(|u| expand(u, "online_store.url"));
+                match (kind.as_str(), path, url) {
+                    ("embedded", path, None) => OnlineStoreConfig::Embedded {
+                        path: path.unwrap_or_else(|| DEFAULT_ONLINE_PATH.to_string()).into(),
+                    },
+                    ("redis", None, Some(url)) => OnlineStoreConfig::Redis { url },
+                    ("redis", None, None) => {
+                        errors.borrow_mut().push(DefinitionError::new(
+                            yaml::location(file, online.span()),
+                            "online_store.url",
+                            "a redis online store needs `url` (e.g. redis://127.0.0.1:6379)",
+                        ));
+                        OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+                    }
+                    ("embedded", _, Some(_)) | ("redis", Some(_), _) => {
+                        errors.borrow_mut().push(DefinitionError::new(
+                            yaml::location(file, online.span()),
+                            "online_store",
+                            "an embedded store takes `path`, a redis store takes `url`",
+                        ));
+                        OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+                    }
+                    (other, _, _) => {
+                        errors.borrow_mut().push(DefinitionError::new(
+                            yaml::location(file, online.kind.span()),
+                            "online_store.type",
+                            format!("unknown online store type `{other}` (expected embedded or redis)"),
+                        ));
+                        OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+                    }
+                }
+            }
+        };
+        let kafka = raw.kafka.as_ref().map(|k| KafkaConfig {
+            bootstrap_servers: expand(&k.bootstrap_servers, "kafka.bootstrap_servers"),
+        });
+
+        if !crate::validate::is_identifier(&project) {
+            errors.borrow_mut().push(DefinitionError::new(
+                yaml::location(file, raw.project.span()),
+                "project",
+                format!("project name `{project}` must be letters, digits and underscores, not starting with a digit"),
+            ));
+        }
+        let errors = errors.into_inner();
+        if errors.is_empty() {
+            Ok(Self {
+                project,
+                registry,
+                offline_store: OfflineStoreConfig { path: offline_path.into() },
+                online_store,
+                kafka,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ProjectConfig, Vec<DefinitionError>> {
+        let lookup = |name: &str| (name == "PG_HOST").then(|| "db".to_string());
+        ProjectConfig::parse(Path::new("repo/quiver.yaml"), text, &lookup)
+    }
+
+    #[test]
+    fn defaults_and_expansion() {
+        let config = parse("project: demo\nregistry: postgres://u@${PG_HOST}/reg\n").unwrap();
+        assert_eq!(config.project, "demo");
+        assert_eq!(config.registry, "postgres://u@db/reg");
+        assert_eq!(config.offline_store.path, PathBuf::from(DEFAULT_OFFLINE_PATH));
+        assert_eq!(
+            config.online_store,
+            OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+        );
+        assert_eq!(config.kafka, None);
+    }
+
+    #[test]
+    fn redis_online_store() {
+        let config =
+            parse("project: demo\nonline_store: { type: redis, url: \"redis://${PG_HOST}:6379\" }\n")
+                .unwrap();
+        assert_eq!(config.online_store, OnlineStoreConfig::Redis { url: "redis://db:6379".into() });
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let errors = parse("project: demo\n\nkafka: { bootstrap_servers: \"${KAFKA}\" }\n").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let text = errors[0].to_string();
+        assert!(text.starts_with("repo/quiver.yaml:3:"), "{text}");
+        assert!(text.contains("kafka.bootstrap_servers"), "{text}");
+        assert!(text.contains("`KAFKA` is not set"), "{text}");
+
+        let errors = parse("project: demo\nonline_store: { type: memcached }\n").unwrap_err();
+        assert!(errors[0].to_string().contains("quiver.yaml:2:"), "{}", errors[0]);
+        assert!(errors[0].to_string().contains("unknown online store type `memcached`"));
+
+        let errors = parse("project: demo\nregstry: sqlite://x\n").unwrap_err();
+        let text = errors[0].to_string();
+        assert!(text.contains("quiver.yaml:2:") && text.contains("regstry"), "{text}");
+
+        let errors = parse("project: 9lives\n").unwrap_err();
+        assert!(errors[0].to_string().contains("project: project name"), "{}", errors[0]);
+    }
+}

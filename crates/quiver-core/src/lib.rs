@@ -1,0 +1,28 @@
+//! quiver's definitions: the feature repo format (`quiver.yaml` plus YAML
+//! definition files), its validation with file/line/field errors, the canonical
+//! specs the registry stores, and the diff `plan` shows.
+
+pub mod config;
+pub mod diff;
+pub mod dtype;
+pub mod env;
+pub mod error;
+pub mod loader;
+pub mod locations;
+mod raw;
+pub mod spec;
+pub mod ttl;
+mod validate;
+mod yaml;
+
+pub use config::{OnlineStoreConfig, ProjectConfig};
+pub use diff::{ChangeKind, FieldChange, ObjectChange, diff_objects};
+pub use dtype::{ScalarType, ValueType};
+pub use error::{DefinitionError, Location, RepoError};
+pub use loader::{Repo, load_repo};
+pub use locations::Locations;
+pub use spec::{
+    EntitySpec, FeatureServiceSpec, FeatureSpec, FeatureViewSpec, JoinKey, MessageFormat,
+    ObjectKind, RegistryObject, RepoSpec, SourceKind, SourceSpec,
+};
+pub use validate::is_identifier;

@@ -1,0 +1,232 @@
+//! Loading and validating feature repos: every error names file, line and field.
+
+use std::path::{Path, PathBuf};
+
+use quiver_core::{ObjectKind, RepoError, ValueType, load_repo};
+
+const CONFIG: &str = "project: test_project\n";
+
+const GOOD: &str = "\
+entities:
+  - name: driver
+    join_keys: [{ name: driver_id, dtype: int64 }]
+sources:
+  - name: stats
+    kind: parquet
+    path: data/stats.parquet
+    timestamp_field: event_timestamp
+    created_timestamp_field: created
+feature_views:
+  - name: driver_stats
+    entities: [driver]
+    source: stats
+    ttl: 2h
+    features:
+      - { name: conv_rate, dtype: float32 }
+      - { name: trips, dtype: list<int64> }
+feature_services:
+  - name: svc
+    features: [driver_stats:conv_rate]
+";
+
+/// Writes a repo with `quiver.yaml` and the given definition files.
+fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("quiver.yaml"), CONFIG).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// The errors of an invalid repo, as `(file name, line, field, message)`.
+fn errors(files: &[(&str, &str)]) -> Vec<(String, usize, String, String)> {
+    let dir = repo(files);
+    match load_repo(dir.path()) {
+        Ok(_) => panic!("expected the repo to be rejected"),
+        Err(RepoError::Invalid(errors)) => errors
+            .into_iter()
+            .map(|e| {
+                let file = PathBuf::from(&e.location.file).file_name().unwrap().to_string_lossy().into_owned();
+                (file, e.location.line, e.field, e.message)
+            })
+            .collect(),
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+/// Asserts exactly one error at `file:line` on `field`, whose message contains `needle`.
+fn assert_one(files: &[(&str, &str)], file: &str, line: usize, field: &str, needle: &str) {
+    let errors = errors(files);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    let (f, l, fld, msg) = &errors[0];
+    assert_eq!((f.as_str(), *l, fld.as_str()), (file, line, field), "{msg}");
+    assert!(msg.contains(needle), "message `{msg}` lacks `{needle}`");
+}
+
+#[test]
+fn a_good_repo_loads_with_canonical_specs() {
+    let dir = repo(&[("defs.yaml", GOOD)]);
+    let repo = load_repo(dir.path()).unwrap();
+    assert_eq!(repo.config.project, "test_project");
+    let view = repo.spec.feature_view("driver_stats").unwrap();
+    assert_eq!(view.ttl, Some(std::time::Duration::from_secs(7200)));
+    assert_eq!(view.features[1].dtype, "list<int64>".parse::<ValueType>().unwrap());
+    assert!(view.online);
+    let objects = repo.spec.objects().unwrap();
+    assert_eq!(objects.iter().filter(|o| o.kind == ObjectKind::Entity).count(), 1);
+    assert_eq!(objects.len(), 4);
+    assert_eq!(objects[2].spec["ttl"], "2h");
+}
+
+#[test]
+fn the_same_definitions_in_other_files_hash_the_same() {
+    let (first, rest) = GOOD.split_at(GOOD.find("sources:").unwrap());
+    let split = repo(&[("a.yaml", first), ("b.yaml", rest)]);
+    let whole = repo(&[("defs.yaml", GOOD)]);
+    let hashes = |dir: &Path| -> Vec<String> {
+        load_repo(dir).unwrap().spec.objects().unwrap().into_iter().map(|o| o.hash).collect()
+    };
+    assert_eq!(hashes(split.path()), hashes(whole.path()));
+}
+
+#[test]
+fn the_example_feature_repo_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../feature_repo");
+    let repo = load_repo(&root).unwrap_or_else(|e| panic!("feature_repo/ is invalid:\n{e}"));
+    assert_eq!(repo.config.project, "driver_ranking");
+    assert!(repo.spec.feature_view("driver_hourly_stats").is_some());
+    assert!(repo.spec.feature_view("customer_profile").is_some());
+    assert_eq!(repo.spec.feature_services.len(), 2);
+}
+
+#[test]
+fn unknown_entity() {
+    let text = GOOD.replace("entities: [driver]", "entities: [drivr]");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 12, "feature_views[driver_stats].entities", "unknown entity `drivr` (did you mean `driver`?)");
+}
+
+#[test]
+fn unknown_source_and_wrong_kind_of_source() {
+    let text = GOOD.replace("source: stats", "source: nope");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 13, "feature_views[driver_stats].source", "unknown source `nope`");
+    let text = GOOD.replace("source: stats", "source: driver");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 13, "feature_views[driver_stats].source", "`driver` is a entity, not a source");
+    let push = GOOD.replace("sources:\n", "sources:\n  - { name: pushed, kind: push }\n").replace("source: stats", "source: pushed");
+    assert_one(&[("defs.yaml", &push)], "defs.yaml", 14, "feature_views[driver_stats].source", "expected a batch source");
+}
+
+#[test]
+fn unknown_feature_in_service() {
+    let text = GOOD.replace("[driver_stats:conv_rate]", "[driver_stats:conv_rat]");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 20, "feature_services[svc].features", "has no feature `conv_rat`");
+    let text = GOOD.replace("[driver_stats:conv_rate]", "[driver_stat:conv_rate]");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 20, "feature_services[svc].features", "unknown feature view `driver_stat`");
+}
+
+#[test]
+fn duplicate_names_across_files() {
+    let other = "entities:\n  - name: stats\n    join_keys: [{ name: k, dtype: string }]\n";
+    let errors = errors(&[("a.yaml", GOOD), ("b.yaml", other)]);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let (file, line, field, message) = &errors[0];
+    assert_eq!((file.as_str(), *line, field.as_str()), ("b.yaml", 2, "entities[stats].name"));
+    assert!(message.contains("duplicate name `stats`") && message.contains("a.yaml:5"), "{message}");
+}
+
+#[test]
+fn duplicate_features_and_join_keys() {
+    let text = GOOD.replace("name: trips, dtype", "name: conv_rate, dtype");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 17, "feature_views[driver_stats].features[conv_rate].name", "duplicate feature `conv_rate`");
+    let text = GOOD.replace("name: trips", "name: driver_id");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 17, "feature_views[driver_stats].features[driver_id].name", "name of a join key");
+}
+
+#[test]
+fn bad_types() {
+    let text = GOOD.replace("dtype: float32", "dtype: float23");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 16, "feature_views[driver_stats].features[conv_rate].dtype", "unknown dtype `float23`");
+    let text = GOOD.replace("{ name: driver_id, dtype: int64 }", "{ name: driver_id, dtype: float64 }");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 3, "entities[driver].join_keys[driver_id].dtype", "a join key must be");
+}
+
+#[test]
+fn bad_ttl() {
+    let text = GOOD.replace("ttl: 2h", "ttl: 2x");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 14, "feature_views[driver_stats].ttl", "invalid ttl `2x`");
+    let text = GOOD.replace("ttl: 2h", "ttl: 0s");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 14, "feature_views[driver_stats].ttl", "zero");
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let text = GOOD.replace("    ttl: 2h\n", "    tll: 2h\n");
+    let errors = errors(&[("defs.yaml", &text)]);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let (file, line, field, message) = &errors[0];
+    assert_eq!((file.as_str(), *line), ("defs.yaml", 14), "{message}");
+    assert!(field.starts_with("feature_views[0]"), "{field}");
+    assert!(message.contains("unknown field `tll`"), "{message}");
+}
+
+#[test]
+fn missing_required_field() {
+    let text = GOOD.replace("    source: stats\n", "");
+    let errors = errors(&[("defs.yaml", &text)]);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let (file, line, field, message) = &errors[0];
+    assert_eq!(file, "defs.yaml");
+    assert!((11..=13).contains(line), "line {line}: {message}");
+    assert!(field.starts_with("feature_views[0]"), "{field}");
+    assert!(message.contains("missing field `source`"), "{message}");
+}
+
+#[test]
+fn source_fields_must_fit_the_kind() {
+    let text = GOOD.replace("    path: data/stats.parquet\n", "    path: data/stats.parquet\n    topic: t\n");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 8, "sources[stats].topic", "`topic` does not apply to a parquet source");
+    let text = GOOD.replace("    path: data/stats.parquet\n", "");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 5, "sources[stats].path", "a parquet source needs `path`");
+    let text = GOOD.replace("kind: parquet", "kind: csv");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 6, "sources[stats].kind", "unknown source kind `csv`");
+    let pg = "sources:\n  - name: pg\n    kind: postgres\n    url: postgres://x/y\n    table: a\n    query: select 1\n    timestamp_field: ts\n";
+    assert_one(&[("defs.yaml", pg)], "defs.yaml", 6, "sources[pg].table", "exactly one of `table` or `query`");
+    let pg = "sources:\n  - name: pg\n    kind: postgres\n    url: postgres://x/y\n    table: \"a; drop table b\"\n    timestamp_field: ts\n";
+    assert_one(&[("defs.yaml", pg)], "defs.yaml", 5, "sources[pg].table", "is not a table name");
+}
+
+#[test]
+fn yaml_syntax_and_duplicate_keys() {
+    let text = GOOD.replace("    ttl: 2h\n", "    ttl: [2h\n");
+    let errors = errors(&[("defs.yaml", &text)]);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].0, "defs.yaml");
+    assert!(errors[0].3.starts_with("invalid YAML"), "{:?}", errors[0]);
+    assert!(errors[0].1 >= 14, "{:?}", errors[0]);
+
+    let text = GOOD.replace("    ttl: 2h\n", "    ttl: 2h\n    ttl: 3h\n");
+    assert_one(&[("defs.yaml", &text)], "defs.yaml", 15, "ttl", "duplicate key `ttl` (first written on line 14)");
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let text = GOOD.replace("ttl: 2h", "ttl: soon").replace("dtype: float32", "dtype: real");
+    let errors = errors(&[("defs.yaml", &text)]);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+}
+
+#[test]
+fn a_bad_config_is_reported_with_the_definitions() {
+    let dir = repo(&[("defs.yaml", GOOD)]);
+    std::fs::write(dir.path().join("quiver.yaml"), "project: p\nonline_store: { type: redis }\n").unwrap();
+    let err = load_repo(dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("quiver.yaml:2:") && text.contains("online_store.url"), "{text}");
+}
+
+#[test]
+fn a_missing_repo_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load_repo(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("quiver init"), "{err}");
+}
