@@ -10,6 +10,7 @@ pub mod error;
 pub mod loader;
 pub mod locations;
 mod raw;
+pub mod redact;
 pub mod spec;
 pub mod ttl;
 mod validate;
@@ -21,6 +22,7 @@ pub use dtype::{ScalarType, ValueType};
 pub use error::{DefinitionError, Location, RepoError};
 pub use loader::{Repo, load_repo};
 pub use locations::Locations;
+pub use redact::redact_url;
 pub use spec::{
     EntitySpec, FeatureServiceSpec, FeatureSpec, FeatureViewSpec, JoinKey, MessageFormat,
     ObjectKind, RegistryObject, RepoSpec, SourceKind, SourceSpec,

@@ -1,0 +1,13 @@
+//! quiver's registry: the applied definitions of each project with a content
+//! hash and a full version history, on SQLite (embedded default) or Postgres.
+//! The schema lives in `migrations/` and is applied on connect.
+
+mod error;
+mod location;
+mod model;
+mod registry;
+
+pub use error::{RegistryError, Result};
+pub use location::{Backend, RegistryLocation};
+pub use model::{ApplyOutcome, ObjectVersion, RegistryVersion, StoredObject};
+pub use registry::Registry;

@@ -1,0 +1,219 @@
+//! The registry contract, run against both backends: embedded SQLite and the real Postgres.
+
+use std::path::PathBuf;
+
+use quiver_core::{ChangeKind, ObjectKind, RegistryObject};
+use quiver_registry::Registry;
+use serde_json::{Value, json};
+
+const PROJECT: &str = "reg_test";
+
+/// A registry database for one test, removed when dropped.
+struct Fixture {
+    url: String,
+    base: PathBuf,
+    _dir: tempfile::TempDir,
+    _pg: Option<quiver_testkit::TempDatabase>,
+}
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self { url: "sqlite://.quiver/registry.db".into(), base: dir.path().to_path_buf(), _dir: dir, _pg: None }
+    }
+
+    async fn postgres() -> Self {
+        let db = quiver_testkit::temp_postgres_database("quiver_registry").await;
+        let dir = tempfile::tempdir().unwrap();
+        Self { url: db.url.clone(), base: dir.path().to_path_buf(), _dir: dir, _pg: Some(db) }
+    }
+
+    async fn connect(&self) -> Registry {
+        Registry::connect(&self.url, &self.base).await.unwrap()
+    }
+}
+
+/// Runs each scenario once per backend.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$scenario(super::Fixture::sqlite().await).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$scenario(super::Fixture::postgres().await).await }
+        }
+    )*};
+}
+
+on_both_backends!(
+    apply_then_reapply_is_a_noop,
+    a_changed_feature_makes_a_new_version_and_keeps_the_old,
+    teardown_removes_definitions_and_keeps_history,
+    concurrent_applies_end_in_one_consistent_state,
+);
+
+fn object(kind: ObjectKind, name: &str, spec: Value) -> RegistryObject {
+    RegistryObject::new(kind, name, &spec).unwrap()
+}
+
+/// A small repo; `ttl` and `extra_service` let tests make two different versions.
+fn repo(ttl: &str, conv_dtype: &str, extra_service: bool) -> Vec<RegistryObject> {
+    let mut objects = vec![
+        object(ObjectKind::Entity, "driver", json!({"name": "driver", "join_keys": [{"name": "driver_id", "dtype": "int64"}]})),
+        object(ObjectKind::Source, "stats", json!({"name": "stats", "kind": "parquet", "path": "data/s.parquet", "timestamp_field": "ts"})),
+        object(ObjectKind::FeatureView, "driver_stats", json!({
+            "name": "driver_stats", "entities": ["driver"], "source": "stats", "ttl": ttl, "online": true,
+            "features": [{"name": "conv_rate", "dtype": conv_dtype}, {"name": "trips", "dtype": "int64"}]})),
+        object(ObjectKind::FeatureService, "svc", json!({"name": "svc", "features": ["driver_stats:conv_rate"]})),
+    ];
+    if extra_service {
+        objects.push(object(ObjectKind::FeatureService, "svc_all", json!({"name": "svc_all", "features": ["driver_stats"]})));
+    }
+    objects
+}
+
+fn current(objects: &[quiver_registry::StoredObject]) -> Vec<RegistryObject> {
+    objects.iter().map(|o| o.object.clone()).collect()
+}
+
+fn sorted(mut objects: Vec<RegistryObject>) -> Vec<RegistryObject> {
+    objects.sort_by(|a, b| (a.kind, a.name.clone()).cmp(&(b.kind, b.name.clone())));
+    objects
+}
+
+async fn apply_then_reapply_is_a_noop(fx: Fixture) {
+    let registry = fx.connect().await;
+    assert_eq!(registry.version(PROJECT).await.unwrap(), 0);
+    let desired = repo("2h", "float32", false);
+
+    let plan = registry.plan(PROJECT, &desired).await.unwrap();
+    assert_eq!(plan.changes.len(), 4);
+    assert!(registry.objects(PROJECT, None).await.unwrap().is_empty(), "plan must write nothing");
+
+    let first = registry.apply(PROJECT, &desired, "alice").await.unwrap();
+    assert_eq!((first.from_version, first.to_version), (0, 1));
+    assert!(first.changes.iter().all(|c| c.change == ChangeKind::Added));
+
+    let again = registry.apply(PROJECT, &desired, "bob").await.unwrap();
+    assert!(again.is_noop());
+    assert_eq!((again.from_version, again.to_version), (1, 1));
+    assert_eq!(registry.version(PROJECT).await.unwrap(), 1);
+    assert_eq!(registry.versions(PROJECT).await.unwrap().len(), 1);
+    let history = registry.history(PROJECT, ObjectKind::FeatureView, "driver_stats").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].applied_by, "alice");
+
+    let stored = registry.objects(PROJECT, None).await.unwrap();
+    assert_eq!(sorted(current(&stored)), sorted(desired.clone()));
+    assert!(stored.iter().all(|o| o.version == 1 && o.registry_version == 1));
+    let views = registry.objects(PROJECT, Some(ObjectKind::FeatureView)).await.unwrap();
+    assert_eq!(views.len(), 1);
+
+    // A second connection (a new process) sees the same state.
+    let reopened = fx.connect().await;
+    assert!(reopened.plan(PROJECT, &desired).await.unwrap().is_noop());
+}
+
+async fn a_changed_feature_makes_a_new_version_and_keeps_the_old(fx: Fixture) {
+    let registry = fx.connect().await;
+    let v1 = repo("2h", "float32", false);
+    let v2 = repo("2h", "float64", false);
+    registry.apply(PROJECT, &v1, "alice").await.unwrap();
+
+    let plan = registry.plan(PROJECT, &v2).await.unwrap();
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].change, ChangeKind::Changed);
+    assert_eq!(plan.changes[0].fields[0].path, "features[conv_rate].dtype");
+
+    let outcome = registry.apply(PROJECT, &v2, "bob").await.unwrap();
+    assert_eq!((outcome.from_version, outcome.to_version), (1, 2));
+    let view = registry.objects(PROJECT, Some(ObjectKind::FeatureView)).await.unwrap().remove(0);
+    assert_eq!((view.version, view.registry_version), (2, 2));
+    assert_eq!(view.object.spec["features"][0]["dtype"], "float64");
+    // Untouched objects keep their version.
+    let entity = registry.objects(PROJECT, Some(ObjectKind::Entity)).await.unwrap().remove(0);
+    assert_eq!((entity.version, entity.registry_version), (1, 1));
+
+    let history = registry.history(PROJECT, ObjectKind::FeatureView, "driver_stats").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].spec.as_ref().unwrap()["features"][0]["dtype"], "float32");
+    assert_eq!((history[1].change.as_str(), history[1].applied_by.as_str()), ("changed", "bob"));
+    assert_eq!(history[1].field_changes.as_ref().unwrap()[0]["path"], "features[conv_rate].dtype");
+
+    // Each registry version can be rebuilt exactly, for training-set lineage.
+    assert_eq!(registry.snapshot(PROJECT, 1).await.unwrap(), sorted(v1));
+    assert_eq!(registry.snapshot(PROJECT, 2).await.unwrap(), sorted(v2));
+}
+
+async fn teardown_removes_definitions_and_keeps_history(fx: Fixture) {
+    let registry = fx.connect().await;
+    let desired = repo("2h", "float32", true);
+    registry.apply(PROJECT, &desired, "alice").await.unwrap();
+    // Removing one object from the repo removes it from the registry.
+    let fewer = repo("2h", "float32", false);
+    let outcome = registry.apply(PROJECT, &fewer, "alice").await.unwrap();
+    assert_eq!(outcome.changes.len(), 1);
+    assert_eq!((outcome.changes[0].change, outcome.changes[0].name.as_str()), (ChangeKind::Removed, "svc_all"));
+
+    let down = registry.teardown(PROJECT, "carol").await.unwrap();
+    assert_eq!(down.changes.len(), 4);
+    assert!(down.changes.iter().all(|c| c.change == ChangeKind::Removed));
+    assert!(registry.objects(PROJECT, None).await.unwrap().is_empty());
+    assert_eq!(registry.version(PROJECT).await.unwrap(), 3);
+    assert!(registry.teardown(PROJECT, "carol").await.unwrap().is_noop());
+    let log = registry.versions(PROJECT).await.unwrap();
+    assert_eq!(log.iter().map(|v| v.operation.as_str()).collect::<Vec<_>>(), ["apply", "apply", "teardown"]);
+    assert_eq!(log[2].removed, 4);
+
+    let history = registry.history(PROJECT, ObjectKind::FeatureView, "driver_stats").await.unwrap();
+    assert_eq!(history.last().unwrap().change, "removed");
+    assert!(registry.snapshot(PROJECT, 3).await.unwrap().is_empty());
+
+    // Applying again continues each object's version numbering.
+    registry.apply(PROJECT, &desired, "alice").await.unwrap();
+    let view = registry.objects(PROJECT, Some(ObjectKind::FeatureView)).await.unwrap().remove(0);
+    assert_eq!(view.version, 3);
+    // Another project is untouched by all of this.
+    assert!(registry.objects("other_project", None).await.unwrap().is_empty());
+}
+
+async fn concurrent_applies_end_in_one_consistent_state(fx: Fixture) {
+    // Two writers with their own connection pools, as two processes would have.
+    let a = fx.connect().await;
+    let b = fx.connect().await;
+    let repo_a = repo("2h", "float32", false);
+    let repo_b = repo("3h", "float64", true);
+    for round in 0..6 {
+        let (ra, rb) = (repo_a.clone(), repo_b.clone());
+        let (a2, b2) = (a.clone(), b.clone());
+        let first = tokio::spawn(async move { a2.apply(PROJECT, &ra, "writer_a").await });
+        let second = tokio::spawn(async move { b2.apply(PROJECT, &rb, "writer_b").await });
+        let (first, second) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+
+        let state = sorted(current(&a.objects(PROJECT, None).await.unwrap()));
+        assert!(
+            state == sorted(repo_a.clone()) || state == sorted(repo_b.clone()),
+            "round {round}: the registry mixes two applies: {state:#?}"
+        );
+        // The two applies were serialized: one started from the other's result.
+        let mut transitions = [(first.from_version, first.to_version), (second.from_version, second.to_version)];
+        transitions.sort();
+        assert_eq!(transitions[0].1, transitions[1].0, "round {round}: {transitions:?}");
+        // The history replays to exactly the current state.
+        let version = a.version(PROJECT).await.unwrap();
+        assert_eq!(a.snapshot(PROJECT, version).await.unwrap(), state, "round {round}");
+    }
+    let log = a.versions(PROJECT).await.unwrap();
+    let numbers: Vec<i64> = log.iter().map(|v| v.version).collect();
+    assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>(), "registry versions are gapless");
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_registry_is_reported_as_unavailable() {
+    let err = Registry::connect("postgres://nobody:hunter2@127.0.0.1:1/none?connect_timeout=2", std::path::Path::new("."))
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("127.0.0.1:1") && !message.contains("hunter2"), "{message}");
+}
