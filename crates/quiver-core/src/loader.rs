@@ -32,8 +32,14 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
     let mut errors = Vec::new();
     let config = ProjectConfig::load(root).map_err(|mut e| errors.append(&mut e)).ok();
 
+    let files = match definition_files(root) {
+        Ok(files) => files,
+        // The config error already says why (and how to create a repo).
+        Err(_) if !errors.is_empty() => return Err(RepoError::Invalid(errors)),
+        Err(e) => return Err(e),
+    };
     let mut parsed = Vec::new();
-    for path in definition_files(root)? {
+    for path in files {
         let text = std::fs::read_to_string(&path)
             .map_err(|source| RepoError::Io { path: path.clone(), source })?;
         if yaml::is_blank(&text) {

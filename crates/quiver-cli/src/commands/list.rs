@@ -1,0 +1,92 @@
+//! `quiver list entities|sources|views|services`: what the registry holds.
+
+use quiver_core::{EntitySpec, FeatureServiceSpec, FeatureViewSpec, ObjectKind, SourceKind, SourceSpec, ttl::format_ttl};
+use quiver_registry::StoredObject;
+use serde::de::DeserializeOwned;
+
+use crate::args::{GlobalArgs, ListArgs, ListKind};
+use crate::context;
+use crate::error::{CliError, CliResult};
+use crate::output::{print_json, table};
+
+pub async fn run(global: &GlobalArgs, args: &ListArgs) -> CliResult {
+    let config = context::config(global)?;
+    let registry = context::registry(global, &config).await?;
+    let kind = match args.kind {
+        ListKind::Entities => ObjectKind::Entity,
+        ListKind::Sources => ObjectKind::Source,
+        ListKind::Views => ObjectKind::FeatureView,
+        ListKind::Services => ObjectKind::FeatureService,
+    };
+    let objects = registry.objects(&config.project, Some(kind)).await?;
+    if global.json {
+        return print_json(&objects);
+    }
+    let mut out = match kind {
+        ObjectKind::Entity => table(&["NAME", "JOIN KEYS", "DESCRIPTION", "VERSION"]),
+        ObjectKind::Source => table(&["NAME", "KIND", "READS", "TIMESTAMP FIELD", "VERSION"]),
+        ObjectKind::FeatureView => table(&["NAME", "ENTITIES", "SOURCE", "STREAM SOURCE", "TTL", "FEATURES", "VERSION"]),
+        ObjectKind::FeatureService => table(&["NAME", "FEATURES", "VERSION"]),
+    };
+    for stored in &objects {
+        let version = stored.version.to_string();
+        let row = match kind {
+            ObjectKind::Entity => {
+                let e: EntitySpec = spec(stored)?;
+                let keys: Vec<String> = e.join_keys.iter().map(|k| format!("{}:{}", k.name, k.dtype)).collect();
+                vec![e.name, keys.join(", "), e.description.unwrap_or_default(), version]
+            }
+            ObjectKind::Source => {
+                let s: SourceSpec = spec(stored)?;
+                let reads = match &s.kind {
+                    SourceKind::Parquet { path } => path.clone(),
+                    SourceKind::Postgres { table: Some(table), .. } => format!("table {table}"),
+                    SourceKind::Postgres { .. } => "query".into(),
+                    SourceKind::Kafka { topic, .. } => format!("topic {topic}"),
+                    SourceKind::Push => "POST /push".into(),
+                };
+                vec![s.name.clone(), s.kind.name().into(), reads, s.timestamp_field, version]
+            }
+            ObjectKind::FeatureView => {
+                let v: FeatureViewSpec = spec(stored)?;
+                let features: Vec<String> = v.features.iter().map(|f| format!("{}:{}", f.name, f.dtype)).collect();
+                vec![
+                    v.name,
+                    v.entities.join(", "),
+                    v.source,
+                    v.stream_source.unwrap_or_else(|| "-".into()),
+                    v.ttl.map(format_ttl).unwrap_or_else(|| "none".into()),
+                    features.join(", "),
+                    version,
+                ]
+            }
+            ObjectKind::FeatureService => {
+                let s: FeatureServiceSpec = spec(stored)?;
+                vec![s.name, s.features.join(", "), version]
+            }
+        };
+        out.add_row(row);
+    }
+    if objects.is_empty() {
+        println!("No {} registered in project {} (run `quiver apply`).", kind_plural(kind), config.project);
+    } else {
+        println!("{out}");
+    }
+    Ok(())
+}
+
+fn kind_plural(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Entity => "entities",
+        ObjectKind::Source => "sources",
+        ObjectKind::FeatureView => "feature views",
+        ObjectKind::FeatureService => "feature services",
+    }
+}
+
+/// The typed spec of a stored object.
+pub fn spec<T: DeserializeOwned>(stored: &StoredObject) -> CliResult<T> {
+    serde_json::from_value(stored.object.spec.clone()).map_err(|e| {
+        CliError::Internal(format!("the registry's {} `{}` is unreadable: {e}", stored.object.kind, stored.object.name))
+    })
+}

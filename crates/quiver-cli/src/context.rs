@@ -1,0 +1,34 @@
+//! What most commands need: the loaded repo and a registry connection.
+
+use std::path::Path;
+
+use quiver_core::{ProjectConfig, Repo, load_repo};
+use quiver_registry::Registry;
+
+use crate::args::GlobalArgs;
+use crate::error::{CliError, CliResult};
+
+/// Loads and validates the repo named by `--repo`.
+pub fn repo(global: &GlobalArgs) -> CliResult<Repo> {
+    Ok(load_repo(&global.repo)?)
+}
+
+/// Only the project config: enough for commands that must work even when the
+/// definitions do not validate (teardown, list, describe).
+pub fn config(global: &GlobalArgs) -> CliResult<ProjectConfig> {
+    ProjectConfig::load(&global.repo).map_err(CliError::Definitions)
+}
+
+/// Connects to `--registry` if given, else to the registry named in quiver.yaml.
+pub async fn registry(global: &GlobalArgs, config: &ProjectConfig) -> CliResult<Registry> {
+    let url = global.registry.as_deref().unwrap_or(&config.registry);
+    Ok(Registry::connect(url, Path::new(&global.repo)).await?)
+}
+
+/// Who is applying, for the registry's history.
+pub fn applied_by() -> String {
+    ["QUIVER_USER", "USER", "USERNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
