@@ -10,14 +10,18 @@ use crate::error::{CliError, CliResult};
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Internal(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| CliError::Internal(e.to_string()))?;
     println!("{text}");
     Ok(())
 }
 
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
-    table.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic).set_header(header.to_vec());
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
     table
 }
 
@@ -41,8 +45,17 @@ pub fn change_lines(changes: &[ObjectChange]) -> Vec<String> {
         };
         lines.push(format!("  {sign} {} {}", change.kind, change.name));
         for field in &change.fields {
-            let show = |v: &Option<Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "(none)".into());
-            lines.push(format!("      {}: {} -> {}", field.path, show(&field.old), show(&field.new)));
+            let show = |v: &Option<Value>| {
+                v.as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "(none)".into())
+            };
+            lines.push(format!(
+                "      {}: {} -> {}",
+                field.path,
+                show(&field.old),
+                show(&field.new)
+            ));
         }
     }
     lines
@@ -51,7 +64,11 @@ pub fn change_lines(changes: &[ObjectChange]) -> Vec<String> {
 /// `3 to add, 1 to change, 0 to remove` (or past tense once applied).
 pub fn change_summary(changes: &[ObjectChange], applied: bool) -> String {
     let count = |kind| changes.iter().filter(|c| c.change == kind).count();
-    let (add, change, remove) = if applied { ("added", "changed", "removed") } else { ("to add", "to change", "to remove") };
+    let (add, change, remove) = if applied {
+        ("added", "changed", "removed")
+    } else {
+        ("to add", "to change", "to remove")
+    };
     format!(
         "{} {add}, {} {change}, {} {remove}",
         count(ChangeKind::Added),

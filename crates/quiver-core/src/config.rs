@@ -99,7 +99,11 @@ impl ProjectConfig {
             match env::expand_with(value, lookup) {
                 Ok(v) => v,
                 Err(message) => {
-                    errors.borrow_mut().push(DefinitionError::new(yaml::location(file, value.span()), field, message));
+                    errors.borrow_mut().push(DefinitionError::new(
+                        yaml::location(file, value.span()),
+                        field,
+                        message,
+                    ));
                     String::new()
                 }
             }
@@ -117,14 +121,18 @@ impl ProjectConfig {
             .map(|o| expand(&o.path, "offline_store.path"))
             .unwrap_or_else(|| DEFAULT_OFFLINE_PATH.to_string());
         let online_store = match &raw.online_store {
-            None => OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() },
+            None => OnlineStoreConfig::Embedded {
+                path: DEFAULT_ONLINE_PATH.into(),
+            },
             Some(online) => {
                 let kind = expand(&online.kind, "online_store.type");
                 let path = online.path.as_ref().map(|p| expand(p, "online_store.path"));
                 let url = online.url.as_ref().map(|u| expand(u, "online_store.url"));
                 match (kind.as_str(), path, url) {
                     ("embedded", path, None) => OnlineStoreConfig::Embedded {
-                        path: path.unwrap_or_else(|| DEFAULT_ONLINE_PATH.to_string()).into(),
+                        path: path
+                            .unwrap_or_else(|| DEFAULT_ONLINE_PATH.to_string())
+                            .into(),
                     },
                     ("redis", None, Some(url)) => OnlineStoreConfig::Redis { url },
                     ("redis", None, None) => {
@@ -133,7 +141,9 @@ impl ProjectConfig {
                             "online_store.url",
                             "a redis online store needs `url` (e.g. redis://127.0.0.1:6379)",
                         ));
-                        OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+                        OnlineStoreConfig::Embedded {
+                            path: DEFAULT_ONLINE_PATH.into(),
+                        }
                     }
                     ("embedded", _, Some(_)) | ("redis", Some(_), _) => {
                         errors.borrow_mut().push(DefinitionError::new(
@@ -141,15 +151,21 @@ impl ProjectConfig {
                             "online_store",
                             "an embedded store takes `path`, a redis store takes `url`",
                         ));
-                        OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+                        OnlineStoreConfig::Embedded {
+                            path: DEFAULT_ONLINE_PATH.into(),
+                        }
                     }
                     (other, _, _) => {
                         errors.borrow_mut().push(DefinitionError::new(
                             yaml::location(file, online.kind.span()),
                             "online_store.type",
-                            format!("unknown online store type `{other}` (expected embedded or redis)"),
+                            format!(
+                                "unknown online store type `{other}` (expected embedded or redis)"
+                            ),
                         ));
-                        OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+                        OnlineStoreConfig::Embedded {
+                            path: DEFAULT_ONLINE_PATH.into(),
+                        }
                     }
                 }
             }
@@ -170,7 +186,9 @@ impl ProjectConfig {
             Ok(Self {
                 project,
                 registry,
-                offline_store: OfflineStoreConfig { path: offline_path.into() },
+                offline_store: OfflineStoreConfig {
+                    path: offline_path.into(),
+                },
                 online_store,
                 kafka,
             })
@@ -194,25 +212,37 @@ mod tests {
         let config = parse("project: demo\nregistry: postgres://u@${PG_HOST}/reg\n").unwrap();
         assert_eq!(config.project, "demo");
         assert_eq!(config.registry, "postgres://u@db/reg");
-        assert_eq!(config.offline_store.path, PathBuf::from(DEFAULT_OFFLINE_PATH));
+        assert_eq!(
+            config.offline_store.path,
+            PathBuf::from(DEFAULT_OFFLINE_PATH)
+        );
         assert_eq!(
             config.online_store,
-            OnlineStoreConfig::Embedded { path: DEFAULT_ONLINE_PATH.into() }
+            OnlineStoreConfig::Embedded {
+                path: DEFAULT_ONLINE_PATH.into()
+            }
         );
         assert_eq!(config.kafka, None);
     }
 
     #[test]
     fn redis_online_store() {
-        let config =
-            parse("project: demo\nonline_store: { type: redis, url: \"redis://${PG_HOST}:6379\" }\n")
-                .unwrap();
-        assert_eq!(config.online_store, OnlineStoreConfig::Redis { url: "redis://db:6379".into() });
+        let config = parse(
+            "project: demo\nonline_store: { type: redis, url: \"redis://${PG_HOST}:6379\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.online_store,
+            OnlineStoreConfig::Redis {
+                url: "redis://db:6379".into()
+            }
+        );
     }
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let errors = parse("project: demo\n\nkafka: { bootstrap_servers: \"${KAFKA}\" }\n").unwrap_err();
+        let errors =
+            parse("project: demo\n\nkafka: { bootstrap_servers: \"${KAFKA}\" }\n").unwrap_err();
         assert_eq!(errors.len(), 1);
         let text = errors[0].to_string();
         assert!(text.starts_with("repo/quiver.yaml:3:"), "{text}");
@@ -220,14 +250,29 @@ mod tests {
         assert!(text.contains("`KAFKA` is not set"), "{text}");
 
         let errors = parse("project: demo\nonline_store: { type: memcached }\n").unwrap_err();
-        assert!(errors[0].to_string().contains("quiver.yaml:2:"), "{}", errors[0]);
-        assert!(errors[0].to_string().contains("unknown online store type `memcached`"));
+        assert!(
+            errors[0].to_string().contains("quiver.yaml:2:"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("unknown online store type `memcached`")
+        );
 
         let errors = parse("project: demo\nregstry: sqlite://x\n").unwrap_err();
         let text = errors[0].to_string();
-        assert!(text.contains("quiver.yaml:2:") && text.contains("regstry"), "{text}");
+        assert!(
+            text.contains("quiver.yaml:2:") && text.contains("regstry"),
+            "{text}"
+        );
 
         let errors = parse("project: 9lives\n").unwrap_err();
-        assert!(errors[0].to_string().contains("project: project name"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().contains("project: project name"),
+            "{}",
+            errors[0]
+        );
     }
 }

@@ -46,31 +46,53 @@ pub struct ObjectChange {
 /// Changes that turn `current` into `desired`, ordered by kind, then name.
 pub fn diff_objects(current: &[RegistryObject], desired: &[RegistryObject]) -> Vec<ObjectChange> {
     let index = |objects: &[RegistryObject]| -> BTreeMap<(ObjectKind, String), RegistryObject> {
-        objects.iter().map(|o| ((o.kind, o.name.clone()), o.clone())).collect()
+        objects
+            .iter()
+            .map(|o| ((o.kind, o.name.clone()), o.clone()))
+            .collect()
     };
     let current = index(current);
     let desired = index(desired);
     let mut changes = Vec::new();
     for (key, new) in &desired {
         match current.get(key) {
-            None => changes.push(ObjectChange { kind: key.0, name: key.1.clone(), change: ChangeKind::Added, fields: vec![] }),
+            None => changes.push(ObjectChange {
+                kind: key.0,
+                name: key.1.clone(),
+                change: ChangeKind::Added,
+                fields: vec![],
+            }),
             Some(old) if old.hash != new.hash => {
                 let mut fields = Vec::new();
                 diff_values("", Some(&old.spec), Some(&new.spec), &mut fields);
-                changes.push(ObjectChange { kind: key.0, name: key.1.clone(), change: ChangeKind::Changed, fields });
+                changes.push(ObjectChange {
+                    kind: key.0,
+                    name: key.1.clone(),
+                    change: ChangeKind::Changed,
+                    fields,
+                });
             }
             Some(_) => {}
         }
     }
     for key in current.keys().filter(|k| !desired.contains_key(*k)) {
-        changes.push(ObjectChange { kind: key.0, name: key.1.clone(), change: ChangeKind::Removed, fields: vec![] });
+        changes.push(ObjectChange {
+            kind: key.0,
+            name: key.1.clone(),
+            change: ChangeKind::Removed,
+            fields: vec![],
+        });
     }
     changes.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     changes
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn diff_values(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<FieldChange>) {
@@ -91,12 +113,22 @@ fn diff_values(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut V
                         let other = b_items.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
                         diff_values(&format!("{path}[{name}]"), Some(item), other, out);
                     }
-                    for (name, item) in b_items.iter().filter(|(n, _)| !a_items.iter().any(|(m, _)| m == n)) {
+                    for (name, item) in b_items
+                        .iter()
+                        .filter(|(n, _)| !a_items.iter().any(|(m, _)| m == n))
+                    {
                         diff_values(&format!("{path}[{name}]"), None, Some(item), out);
                     }
-                    let order = |items: &[(String, &Value)]| items.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+                    let order = |items: &[(String, &Value)]| {
+                        items.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()
+                    };
                     let (a_order, b_order) = (order(&a_items), order(&b_items));
-                    let common = |x: &[String], y: &[String]| x.iter().filter(|n| y.contains(n)).cloned().collect::<Vec<_>>();
+                    let common = |x: &[String], y: &[String]| {
+                        x.iter()
+                            .filter(|n| y.contains(n))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                    };
                     if common(&a_order, &b_order) != common(&b_order, &a_order) {
                         out.push(FieldChange {
                             path: format!("{path}(order)"),
@@ -105,10 +137,18 @@ fn diff_values(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut V
                         });
                     }
                 }
-                _ => out.push(FieldChange { path: path.to_string(), old: Some(Value::Array(a.clone())), new: Some(Value::Array(b.clone())) }),
+                _ => out.push(FieldChange {
+                    path: path.to_string(),
+                    old: Some(Value::Array(a.clone())),
+                    new: Some(Value::Array(b.clone())),
+                }),
             }
         }
-        (a, b) if a != b => out.push(FieldChange { path: path.to_string(), old: a.cloned(), new: b.cloned() }),
+        (a, b) if a != b => out.push(FieldChange {
+            path: path.to_string(),
+            old: a.cloned(),
+            new: b.cloned(),
+        }),
         _ => {}
     }
 }
@@ -117,7 +157,11 @@ fn diff_values(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut V
 fn named_items(items: &[Value]) -> Option<Vec<(String, &Value)>> {
     items
         .iter()
-        .map(|item| item.get("name").and_then(Value::as_str).map(|n| (n.to_string(), item)))
+        .map(|item| {
+            item.get("name")
+                .and_then(Value::as_str)
+                .map(|n| (n.to_string(), item))
+        })
         .collect()
 }
 
@@ -147,8 +191,10 @@ mod tests {
             object(ObjectKind::FeatureService, "new", json!({"name": "new"})),
         ];
         let changes = diff_objects(&current, &desired);
-        let summary: Vec<(ObjectKind, &str, ChangeKind)> =
-            changes.iter().map(|c| (c.kind, c.name.as_str(), c.change)).collect();
+        let summary: Vec<(ObjectKind, &str, ChangeKind)> = changes
+            .iter()
+            .map(|c| (c.kind, c.name.as_str(), c.change))
+            .collect();
         assert_eq!(
             summary,
             vec![
@@ -158,7 +204,10 @@ mod tests {
             ]
         );
         let paths: Vec<&str> = changes[1].fields.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, vec!["ttl", "features[a].dtype", "features[b]", "features[c]"]);
+        assert_eq!(
+            paths,
+            vec!["ttl", "features[a].dtype", "features[b]", "features[c]"]
+        );
         assert_eq!(changes[1].fields[0].old, Some(json!("2days")));
         assert_eq!(changes[1].fields[2].new, None);
     }

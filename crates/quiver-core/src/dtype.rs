@@ -66,7 +66,9 @@ impl ValueType {
     pub fn is_valid_join_key(self) -> bool {
         matches!(
             self,
-            ValueType::Scalar(ScalarType::Int32 | ScalarType::Int64 | ScalarType::String | ScalarType::Bytes)
+            ValueType::Scalar(
+                ScalarType::Int32 | ScalarType::Int64 | ScalarType::String | ScalarType::Bytes
+            )
         )
     }
 }
@@ -133,8 +135,18 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_nested() {
-        assert!("float23".parse::<ValueType>().unwrap_err().contains("unknown dtype `float23`"));
-        assert!("list<list<int64>>".parse::<ValueType>().unwrap_err().contains("nested"));
+        assert!(
+            "float23"
+                .parse::<ValueType>()
+                .unwrap_err()
+                .contains("unknown dtype `float23`")
+        );
+        assert!(
+            "list<list<int64>>"
+                .parse::<ValueType>()
+                .unwrap_err()
+                .contains("nested")
+        );
         assert!("list<int64".parse::<ValueType>().is_err());
     }
 
@@ -143,6 +155,11 @@ mod tests {
         assert!("int64".parse::<ValueType>().unwrap().is_valid_join_key());
         assert!("string".parse::<ValueType>().unwrap().is_valid_join_key());
         assert!(!"float64".parse::<ValueType>().unwrap().is_valid_join_key());
-        assert!(!"list<int64>".parse::<ValueType>().unwrap().is_valid_join_key());
+        assert!(
+            !"list<int64>"
+                .parse::<ValueType>()
+                .unwrap()
+                .is_valid_join_key()
+        );
     }
 }

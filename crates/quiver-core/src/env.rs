@@ -21,7 +21,9 @@ pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
                 None => (body, None),
             };
             if !is_env_name(name) {
-                return Err(format!("`${{{body}}}` is not a valid environment variable reference"));
+                return Err(format!(
+                    "`${{{body}}}` is not a valid environment variable reference"
+                ));
             }
             match (lookup(name), default) {
                 (Some(value), None) => out.push_str(&value),
@@ -73,18 +75,39 @@ mod tests {
 
     #[test]
     fn expands_set_unset_default_and_escape() {
-        assert_eq!(expand_with("pg://${HOST}/x", env).unwrap(), "pg://db.internal/x");
-        assert_eq!(expand_with("${NOPE:-127.0.0.1}:9092", env).unwrap(), "127.0.0.1:9092");
+        assert_eq!(
+            expand_with("pg://${HOST}/x", env).unwrap(),
+            "pg://db.internal/x"
+        );
+        assert_eq!(
+            expand_with("${NOPE:-127.0.0.1}:9092", env).unwrap(),
+            "127.0.0.1:9092"
+        );
         assert_eq!(expand_with("${EMPTY:-fallback}", env).unwrap(), "fallback");
         assert_eq!(expand_with("${EMPTY}", env).unwrap(), "");
-        assert_eq!(expand_with("cost $$5 and $x", env).unwrap(), "cost $5 and $x");
+        assert_eq!(
+            expand_with("cost $$5 and $x", env).unwrap(),
+            "cost $5 and $x"
+        );
     }
 
     #[test]
     fn reports_unset_and_malformed() {
-        assert!(expand_with("${NOPE}", env).unwrap_err().contains("`NOPE` is not set"));
-        assert!(expand_with("${HOST", env).unwrap_err().contains("unterminated"));
-        assert!(expand_with("${1BAD}", env).unwrap_err().contains("not a valid"));
+        assert!(
+            expand_with("${NOPE}", env)
+                .unwrap_err()
+                .contains("`NOPE` is not set")
+        );
+        assert!(
+            expand_with("${HOST", env)
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            expand_with("${1BAD}", env)
+                .unwrap_err()
+                .contains("not a valid")
+        );
         assert!(check_references("${UNSET_BUT_FINE}").is_ok());
     }
 }

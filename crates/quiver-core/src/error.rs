@@ -13,7 +13,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
-        Self { file: file.into(), line, column }
+        Self {
+            file: file.into(),
+            line,
+            column,
+        }
     }
 
     /// The start of a file, for problems that belong to no particular line.
@@ -39,7 +43,11 @@ pub struct DefinitionError {
 
 impl DefinitionError {
     pub fn new(location: Location, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { location, field: field.into(), message: message.into() }
+        Self {
+            location,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -67,7 +75,11 @@ pub enum RepoError {
 }
 
 fn render_errors(errors: &[DefinitionError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl RepoError {

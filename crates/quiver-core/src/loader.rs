@@ -30,7 +30,9 @@ impl Repo {
 /// Reads and validates the repo at `root`, reporting every problem found.
 pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
     let mut errors = Vec::new();
-    let config = ProjectConfig::load(root).map_err(|mut e| errors.append(&mut e)).ok();
+    let config = ProjectConfig::load(root)
+        .map_err(|mut e| errors.append(&mut e))
+        .ok();
 
     let files = match definition_files(root) {
         Ok(files) => files,
@@ -40,8 +42,10 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
     };
     let mut parsed = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| RepoError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| RepoError::Io {
+            path: path.clone(),
+            source,
+        })?;
         if yaml::is_blank(&text) {
             continue;
         }
@@ -51,10 +55,18 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
         }
     }
 
-    let project = config.as_ref().map(|c| c.project.as_str()).unwrap_or_default();
+    let project = config
+        .as_ref()
+        .map(|c| c.project.as_str())
+        .unwrap_or_default();
     match validate(project, &parsed) {
         Ok((spec, locations)) if errors.is_empty() => match config {
-            Some(config) => Ok(Repo { root: root.to_path_buf(), config, spec, locations }),
+            Some(config) => Ok(Repo {
+                root: root.to_path_buf(),
+                config,
+                spec,
+                locations,
+            }),
             None => Err(RepoError::Invalid(errors)),
         },
         Ok(_) => Err(RepoError::Invalid(errors)),
@@ -67,12 +79,21 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
 
 /// `*.yaml` / `*.yml` files beside `quiver.yaml`, in name order.
 fn definition_files(root: &Path) -> Result<Vec<PathBuf>, RepoError> {
-    let entries = std::fs::read_dir(root).map_err(|source| RepoError::Io { path: root.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(root).map_err(|source| RepoError::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| RepoError::Io { path: root.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| RepoError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
         let path = entry.path();
-        let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let is_yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         let is_config = path.file_name().and_then(|n| n.to_str()) == Some(CONFIG_FILE);
         if is_yaml && !is_config && path.is_file() {
             files.push(path);

@@ -47,8 +47,17 @@ mod tests {
     fn falls_back_to_the_enclosing_field() {
         let mut locations = Locations::default();
         locations.insert("feature_views[v]".into(), Location::new("a.yaml", 3, 5));
-        locations.insert("feature_views[v].features[f]".into(), Location::new("a.yaml", 9, 9));
-        assert_eq!(locations.find("feature_views[v].features[f].dtype").unwrap().line, 9);
+        locations.insert(
+            "feature_views[v].features[f]".into(),
+            Location::new("a.yaml", 9, 9),
+        );
+        assert_eq!(
+            locations
+                .find("feature_views[v].features[f].dtype")
+                .unwrap()
+                .line,
+            9
+        );
         assert_eq!(locations.find("feature_views[v].ttl").unwrap().line, 3);
         assert!(locations.find("sources[x]").is_none());
         let e = locations.error("feature_views[v].source", "boom");

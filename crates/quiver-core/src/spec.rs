@@ -72,7 +72,10 @@ impl SourceKind {
 
     /// Batch sources can be materialized; the others only stream.
     pub fn is_batch(&self) -> bool {
-        matches!(self, SourceKind::Parquet { .. } | SourceKind::Postgres { .. })
+        matches!(
+            self,
+            SourceKind::Parquet { .. } | SourceKind::Postgres { .. }
+        )
     }
 }
 
@@ -199,7 +202,10 @@ impl RepoSpec {
         project: &str,
         objects: &[RegistryObject],
     ) -> Result<Self, serde_json::Error> {
-        let mut repo = RepoSpec { project: project.to_string(), ..Default::default() };
+        let mut repo = RepoSpec {
+            project: project.to_string(),
+            ..Default::default()
+        };
         for object in objects {
             let spec = object.spec.clone();
             match object.kind {
@@ -275,7 +281,12 @@ impl RegistryObject {
         spec: &T,
     ) -> Result<Self, serde_json::Error> {
         let spec = serde_json::to_value(spec)?;
-        Ok(Self { kind, name: name.to_string(), hash: content_hash(&spec)?, spec })
+        Ok(Self {
+            kind,
+            name: name.to_string(),
+            hash: content_hash(&spec)?,
+            spec,
+        })
     }
 }
 

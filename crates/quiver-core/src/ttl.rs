@@ -5,9 +5,8 @@ use std::time::Duration;
 /// Parses a positive TTL. No TTL is written by leaving the field out, so a zero
 /// duration is refused rather than silently meaning "forever".
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("invalid ttl `{text}`: {e} (examples: 30m, 2h, 7d, 1d 12h)")
-    })?;
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid ttl `{text}`: {e} (examples: 30m, 2h, 7d, 1d 12h)"))?;
     if duration.is_zero() {
         return Err(format!(
             "ttl `{text}` is zero; leave `ttl` out for a view whose values never expire"
@@ -33,7 +32,10 @@ mod tests {
         assert_eq!(parse_ttl("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert_eq!(parse_ttl("1d 12h").unwrap(), Duration::from_secs(36 * 3600));
-        assert_eq!(format_ttl(parse_ttl("24h").unwrap()), format_ttl(parse_ttl("1d").unwrap()));
+        assert_eq!(
+            format_ttl(parse_ttl("24h").unwrap()),
+            format_ttl(parse_ttl("1d").unwrap())
+        );
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub(crate) fn validate(
 ) -> Result<(RepoSpec, Locations), Vec<DefinitionError>> {
     let mut v = Validator::default();
     v.collect_names(files);
-    let mut repo = RepoSpec { project: project.to_string(), ..Default::default() };
+    let mut repo = RepoSpec {
+        project: project.to_string(),
+        ..Default::default()
+    };
     for file in files {
         for e in &file.raw.entities {
             if let Some(spec) = v.entity(&file.path, e) {
@@ -63,7 +66,11 @@ pub(crate) fn validate(
             }
         }
     }
-    if v.errors.is_empty() { Ok((repo, v.locations)) } else { Err(v.errors) }
+    if v.errors.is_empty() {
+        Ok((repo, v.locations))
+    } else {
+        Err(v.errors)
+    }
 }
 
 #[derive(Default)]
@@ -91,7 +98,8 @@ impl Validator {
     }
 
     fn push(&mut self, location: Location, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(DefinitionError::new(location, field, message));
+        self.errors
+            .push(DefinitionError::new(location, field, message));
     }
 
     fn collect_names(&mut self, files: &[ParsedFile]) {
@@ -101,9 +109,24 @@ impl Validator {
                 .entities
                 .iter()
                 .map(|e| (ObjectKind::Entity, &e.name))
-                .chain(file.raw.sources.iter().map(|s| (ObjectKind::Source, &s.name)))
-                .chain(file.raw.feature_views.iter().map(|v| (ObjectKind::FeatureView, &v.name)))
-                .chain(file.raw.feature_services.iter().map(|s| (ObjectKind::FeatureService, &s.name)));
+                .chain(
+                    file.raw
+                        .sources
+                        .iter()
+                        .map(|s| (ObjectKind::Source, &s.name)),
+                )
+                .chain(
+                    file.raw
+                        .feature_views
+                        .iter()
+                        .map(|v| (ObjectKind::FeatureView, &v.name)),
+                )
+                .chain(
+                    file.raw
+                        .feature_services
+                        .iter()
+                        .map(|s| (ObjectKind::FeatureService, &s.name)),
+                );
             for (kind, name) in names {
                 let location = yaml::location(&file.path, name.span());
                 let field = format!("{}[{}].name", section(kind), name.as_str());
@@ -130,13 +153,23 @@ impl Validator {
     }
 
     /// Records the object's position; `None` when it is a duplicate already reported.
-    fn begin(&mut self, file: &Path, kind: ObjectKind, name: &S, object_span: &marked_yaml::Span) -> Option<String> {
+    fn begin(
+        &mut self,
+        file: &Path,
+        kind: ObjectKind,
+        name: &S,
+        object_span: &marked_yaml::Span,
+    ) -> Option<String> {
         let location = yaml::location(file, name.span());
-        if self.duplicates.contains(&(file.to_path_buf(), location.line)) {
+        if self
+            .duplicates
+            .contains(&(file.to_path_buf(), location.line))
+        {
             return None;
         }
         let path = format!("{}[{}]", section(kind), name.as_str());
-        self.locations.insert(path.clone(), yaml::location(file, object_span));
+        self.locations
+            .insert(path.clone(), yaml::location(file, object_span));
         Some(path)
     }
 
@@ -159,27 +192,50 @@ impl Validator {
         let path = self.begin(file, ObjectKind::Entity, &raw.name, raw.span())?;
         let before = self.errors.len();
         if raw.join_keys.is_empty() {
-            self.push(yaml::location(file, raw.join_keys.span()), format!("{path}.join_keys"), "an entity needs at least one join key");
+            self.push(
+                yaml::location(file, raw.join_keys.span()),
+                format!("{path}.join_keys"),
+                "an entity needs at least one join key",
+            );
         }
         let mut seen = HashSet::new();
         let mut join_keys = Vec::new();
         for key in raw.join_keys.iter() {
             let field = format!("{path}.join_keys[{}]", key.name.as_str());
-            self.locations.insert(field.clone(), yaml::location(file, key.span()));
+            self.locations
+                .insert(field.clone(), yaml::location(file, key.span()));
             if !is_identifier(&key.name) {
                 let location = self.at(file, &key.name);
-                self.push(location, format!("{field}.name"), format!("join key `{}` must be letters, digits and underscores", key.name.as_str()));
+                self.push(
+                    location,
+                    format!("{field}.name"),
+                    format!(
+                        "join key `{}` must be letters, digits and underscores",
+                        key.name.as_str()
+                    ),
+                );
             }
             if !seen.insert(key.name.as_str()) {
                 let location = self.at(file, &key.name);
-                self.push(location, format!("{field}.name"), format!("duplicate join key `{}`", key.name.as_str()));
+                self.push(
+                    location,
+                    format!("{field}.name"),
+                    format!("duplicate join key `{}`", key.name.as_str()),
+                );
             }
             if let Some(dtype) = self.dtype(file, &format!("{field}.dtype"), &key.dtype) {
                 if !dtype.is_valid_join_key() {
                     let location = self.at(file, &key.dtype);
-                    self.push(location, format!("{field}.dtype"), format!("a join key must be int32, int64, string or bytes, not {dtype}"));
+                    self.push(
+                        location,
+                        format!("{field}.dtype"),
+                        format!("a join key must be int32, int64, string or bytes, not {dtype}"),
+                    );
                 }
-                join_keys.push(JoinKey { name: key.name.to_string(), dtype });
+                join_keys.push(JoinKey {
+                    name: key.name.to_string(),
+                    dtype,
+                });
             }
         }
         (self.errors.len() == before).then(|| EntitySpec {
@@ -212,16 +268,26 @@ impl Validator {
             "push" => &["timestamp_field"],
             other => {
                 let location = self.at(file, &raw.kind);
-                self.push(location, format!("{path}.kind"), format!("unknown source kind `{other}` (expected parquet, postgres, kafka or push)"));
+                self.push(
+                    location,
+                    format!("{path}.kind"),
+                    format!(
+                        "unknown source kind `{other}` (expected parquet, postgres, kafka or push)"
+                    ),
+                );
                 return None;
             }
         };
         for (name, value) in fields {
-            if let Some(value) = value {
-                if !allowed.contains(&name) {
-                    let location = self.at(file, value);
-                    self.push(location, format!("{path}.{name}"), format!("`{name}` does not apply to a {} source", raw.kind.as_str()));
-                }
+            if let Some(value) = value
+                && !allowed.contains(&name)
+            {
+                let location = self.at(file, value);
+                self.push(
+                    location,
+                    format!("{path}.{name}"),
+                    format!("`{name}` does not apply to a {} source", raw.kind.as_str()),
+                );
             }
         }
         let required = |this: &mut Self, name: &str, value: &Option<S>| -> String {
@@ -229,17 +295,27 @@ impl Validator {
                 Some(v) if !v.trim().is_empty() => v.to_string(),
                 Some(v) => {
                     let location = this.at(file, v);
-                    this.push(location, format!("{path}.{name}"), format!("`{name}` must not be empty"));
+                    this.push(
+                        location,
+                        format!("{path}.{name}"),
+                        format!("`{name}` must not be empty"),
+                    );
                     String::new()
                 }
                 None => {
-                    this.push(object_location.clone(), format!("{path}.{name}"), format!("a {} source needs `{name}`", raw.kind.as_str()));
+                    this.push(
+                        object_location.clone(),
+                        format!("{path}.{name}"),
+                        format!("a {} source needs `{name}`", raw.kind.as_str()),
+                    );
                     String::new()
                 }
             }
         };
         let kind = match raw.kind.as_str() {
-            "parquet" => SourceKind::Parquet { path: required(self, "path", &raw.path) },
+            "parquet" => SourceKind::Parquet {
+                path: required(self, "path", &raw.path),
+            },
             "postgres" => {
                 let url = required(self, "url", &raw.url);
                 let both_or_neither = match (&raw.table, &raw.query) {
@@ -248,13 +324,17 @@ impl Validator {
                     _ => None,
                 };
                 if let Some(location) = both_or_neither {
-                    self.push(location, format!("{path}.table"), "a postgres source needs exactly one of `table` or `query`");
+                    self.push(
+                        location,
+                        format!("{path}.table"),
+                        "a postgres source needs exactly one of `table` or `query`",
+                    );
                 }
-                if let Some(table) = &raw.table {
-                    if !table.split('.').all(is_identifier) || table.split('.').count() > 2 {
-                        let location = self.at(file, table);
-                        self.push(location, format!("{path}.table"), format!("`{}` is not a table name (write `table` or `schema.table`; use `query` for anything else)", table.as_str()));
-                    }
+                if let Some(table) = &raw.table
+                    && (!table.split('.').all(is_identifier) || table.split('.').count() > 2)
+                {
+                    let location = self.at(file, table);
+                    self.push(location, format!("{path}.table"), format!("`{}` is not a table name (write `table` or `schema.table`; use `query` for anything else)", table.as_str()));
                 }
                 SourceKind::Postgres {
                     url,
@@ -267,8 +347,16 @@ impl Validator {
                 let format = match raw.format.as_ref().map(|f| f.as_str()) {
                     None | Some("json") => MessageFormat::Json,
                     Some(other) => {
-                        let location = raw.format.as_ref().map(|f| self.at(file, f)).unwrap_or_else(|| object_location.clone());
-                        self.push(location, format!("{path}.format"), format!("unsupported message format `{other}` (supported: json)"));
+                        let location = raw
+                            .format
+                            .as_ref()
+                            .map(|f| self.at(file, f))
+                            .unwrap_or_else(|| object_location.clone());
+                        self.push(
+                            location,
+                            format!("{path}.format"),
+                            format!("unsupported message format `{other}` (supported: json)"),
+                        );
                         MessageFormat::Json
                     }
                 };
@@ -280,12 +368,15 @@ impl Validator {
             }
             _ => SourceKind::Push,
         };
-        for (name, value) in [("url", &raw.url), ("bootstrap_servers", &raw.bootstrap_servers)] {
-            if let Some(value) = value {
-                if let Err(message) = env::check_references(value) {
-                    let location = self.at(file, value);
-                    self.push(location, format!("{path}.{name}"), message);
-                }
+        for (name, value) in [
+            ("url", &raw.url),
+            ("bootstrap_servers", &raw.bootstrap_servers),
+        ] {
+            if let Some(value) = value
+                && let Err(message) = env::check_references(value)
+            {
+                let location = self.at(file, value);
+                self.push(location, format!("{path}.{name}"), message);
             }
         }
         let timestamp_field = match (&kind, &raw.timestamp_field) {
@@ -293,18 +384,32 @@ impl Validator {
             _ => required(self, "timestamp_field", &raw.timestamp_field),
         };
         let created_timestamp_field = raw.created_timestamp_field.as_ref().map(|c| c.to_string());
-        if let Some(created) = &raw.created_timestamp_field {
-            if created.as_str() == timestamp_field {
-                let location = self.at(file, created);
-                self.push(location, format!("{path}.created_timestamp_field"), "the created timestamp must be a different column from `timestamp_field`");
-            }
+        if let Some(created) = &raw.created_timestamp_field
+            && created.as_str() == timestamp_field
+        {
+            let location = self.at(file, created);
+            self.push(
+                location,
+                format!("{path}.created_timestamp_field"),
+                "the created timestamp must be a different column from `timestamp_field`",
+            );
         }
-        let field_mapping = raw.field_mapping.as_ref().map(|m| (**m).clone()).unwrap_or_default();
+        let field_mapping = raw
+            .field_mapping
+            .as_ref()
+            .map(|m| (**m).clone())
+            .unwrap_or_default();
         if let Some(mapping) = &raw.field_mapping {
             let mut targets = HashSet::new();
             for (from, to) in mapping.iter() {
                 if from.is_empty() || !is_identifier(to) || !targets.insert(to) {
-                    self.push(yaml::location(file, mapping.span()), format!("{path}.field_mapping"), format!("bad mapping `{from}: {to}` (targets must be distinct identifiers)"));
+                    self.push(
+                        yaml::location(file, mapping.span()),
+                        format!("{path}.field_mapping"),
+                        format!(
+                            "bad mapping `{from}: {to}` (targets must be distinct identifiers)"
+                        ),
+                    );
                 }
             }
         }
@@ -319,12 +424,21 @@ impl Validator {
         })
     }
 
-    fn feature_view(&mut self, file: &Path, raw: &Spanned<RawFeatureView>, repo: &RepoSpec) -> Option<FeatureViewSpec> {
+    fn feature_view(
+        &mut self,
+        file: &Path,
+        raw: &Spanned<RawFeatureView>,
+        repo: &RepoSpec,
+    ) -> Option<FeatureViewSpec> {
         let path = self.begin(file, ObjectKind::FeatureView, &raw.name, raw.span())?;
         let before = self.errors.len();
 
         if raw.entities.is_empty() {
-            self.push(yaml::location(file, raw.entities.span()), format!("{path}.entities"), "a feature view needs at least one entity");
+            self.push(
+                yaml::location(file, raw.entities.span()),
+                format!("{path}.entities"),
+                "a feature view needs at least one entity",
+            );
         }
         let mut seen = HashSet::new();
         let mut key_names: HashMap<String, String> = HashMap::new();
@@ -332,19 +446,44 @@ impl Validator {
             let location = self.at(file, entity);
             let field = format!("{path}.entities");
             if !seen.insert(entity.as_str()) {
-                self.push(location, field, format!("entity `{}` is listed twice", entity.as_str()));
+                self.push(
+                    location,
+                    field,
+                    format!("entity `{}` is listed twice", entity.as_str()),
+                );
                 continue;
             }
             match self.reference_kind(entity) {
                 Some(ObjectKind::Entity) => {
-                    for key in repo.entity(entity).map(|e| e.join_keys.clone()).unwrap_or_default() {
-                        if let Some(other) = key_names.insert(key.name.clone(), entity.to_string()) {
+                    for key in repo
+                        .entity(entity)
+                        .map(|e| e.join_keys.clone())
+                        .unwrap_or_default()
+                    {
+                        if let Some(other) = key_names.insert(key.name.clone(), entity.to_string())
+                        {
                             self.push(location.clone(), field.clone(), format!("join key `{}` is used by both entity `{other}` and entity `{}`", key.name, entity.as_str()));
                         }
                     }
                 }
-                Some(kind) => self.push(location, field, format!("`{}` is a {}, not an entity", entity.as_str(), kind.as_str().replace('_', " "))),
-                None => self.push(location, field, format!("unknown entity `{}`{}", entity.as_str(), self.suggest(entity, ObjectKind::Entity))),
+                Some(kind) => self.push(
+                    location,
+                    field,
+                    format!(
+                        "`{}` is a {}, not an entity",
+                        entity.as_str(),
+                        kind.as_str().replace('_', " ")
+                    ),
+                ),
+                None => self.push(
+                    location,
+                    field,
+                    format!(
+                        "unknown entity `{}`{}",
+                        entity.as_str(),
+                        self.suggest(entity, ObjectKind::Entity)
+                    ),
+                ),
             }
         }
 
@@ -363,32 +502,69 @@ impl Validator {
         });
 
         if raw.features.is_empty() {
-            self.push(yaml::location(file, raw.features.span()), format!("{path}.features"), "a feature view needs at least one feature");
+            self.push(
+                yaml::location(file, raw.features.span()),
+                format!("{path}.features"),
+                "a feature view needs at least one feature",
+            );
         }
         let reserved: Vec<&str> = source
             .iter()
-            .flat_map(|s| std::iter::once(s.timestamp_field.as_str()).chain(s.created_timestamp_field.as_deref()))
+            .flat_map(|s| {
+                std::iter::once(s.timestamp_field.as_str())
+                    .chain(s.created_timestamp_field.as_deref())
+            })
             .collect();
         let mut names = HashSet::new();
         let mut features = Vec::new();
         for feature in raw.features.iter() {
             let field = format!("{path}.features[{}]", feature.name.as_str());
-            self.locations.insert(field.clone(), yaml::location(file, feature.span()));
+            self.locations
+                .insert(field.clone(), yaml::location(file, feature.span()));
             let location = self.at(file, &feature.name);
             if !is_identifier(&feature.name) {
-                self.push(location.clone(), format!("{field}.name"), format!("feature name `{}` must be letters, digits and underscores", feature.name.as_str()));
+                self.push(
+                    location.clone(),
+                    format!("{field}.name"),
+                    format!(
+                        "feature name `{}` must be letters, digits and underscores",
+                        feature.name.as_str()
+                    ),
+                );
             }
             if !names.insert(feature.name.as_str()) {
-                self.push(location.clone(), format!("{field}.name"), format!("duplicate feature `{}`", feature.name.as_str()));
+                self.push(
+                    location.clone(),
+                    format!("{field}.name"),
+                    format!("duplicate feature `{}`", feature.name.as_str()),
+                );
             }
             if key_names.contains_key(feature.name.as_str()) {
-                self.push(location.clone(), format!("{field}.name"), format!("feature `{}` has the name of a join key", feature.name.as_str()));
+                self.push(
+                    location.clone(),
+                    format!("{field}.name"),
+                    format!(
+                        "feature `{}` has the name of a join key",
+                        feature.name.as_str()
+                    ),
+                );
             }
             if reserved.contains(&feature.name.as_str()) {
-                self.push(location, format!("{field}.name"), format!("feature `{}` has the name of a timestamp column of its source", feature.name.as_str()));
+                self.push(
+                    location,
+                    format!("{field}.name"),
+                    format!(
+                        "feature `{}` has the name of a timestamp column of its source",
+                        feature.name.as_str()
+                    ),
+                );
             }
             if let Some(dtype) = self.dtype(file, &format!("{field}.dtype"), &feature.dtype) {
-                features.push(FeatureSpec { name: feature.name.to_string(), dtype, description: feature.description.clone() });
+                features.push(FeatureSpec {
+                    name: feature.name.to_string(),
+                    dtype,
+                    description: feature.description.clone(),
+                });
             }
         }
 
@@ -406,43 +582,88 @@ impl Validator {
     }
 
     /// Checks a view's `source` (batch) or `stream_source` (kafka or push) reference.
-    fn source_reference<'r>(&mut self, file: &Path, path: &str, field: &str, name: &S, repo: &'r RepoSpec, batch: bool) -> Option<&'r SourceSpec> {
+    fn source_reference<'r>(
+        &mut self,
+        file: &Path,
+        path: &str,
+        field: &str,
+        name: &S,
+        repo: &'r RepoSpec,
+        batch: bool,
+    ) -> Option<&'r SourceSpec> {
         let location = self.at(file, name);
         let field = format!("{path}.{field}");
         match self.reference_kind(name) {
             Some(ObjectKind::Source) => {
                 let spec = repo.source(name)?;
                 if spec.kind.is_batch() != batch {
-                    let wanted = if batch { "a batch source (parquet or postgres)" } else { "a stream source (kafka or push)" };
-                    self.push(location, field, format!("`{}` is a {} source; expected {wanted}", name.as_str(), spec.kind.name()));
+                    let wanted = if batch {
+                        "a batch source (parquet or postgres)"
+                    } else {
+                        "a stream source (kafka or push)"
+                    };
+                    self.push(
+                        location,
+                        field,
+                        format!(
+                            "`{}` is a {} source; expected {wanted}",
+                            name.as_str(),
+                            spec.kind.name()
+                        ),
+                    );
                     return None;
                 }
                 Some(spec)
             }
             Some(kind) => {
-                self.push(location, field, format!("`{}` is a {}, not a source", name.as_str(), kind.as_str().replace('_', " ")));
+                self.push(
+                    location,
+                    field,
+                    format!(
+                        "`{}` is a {}, not a source",
+                        name.as_str(),
+                        kind.as_str().replace('_', " ")
+                    ),
+                );
                 None
             }
             None => {
                 let hint = self.suggest(name, ObjectKind::Source);
-                self.push(location, field, format!("unknown source `{}`{hint}", name.as_str()));
+                self.push(
+                    location,
+                    field,
+                    format!("unknown source `{}`{hint}", name.as_str()),
+                );
                 None
             }
         }
     }
 
-    fn feature_service(&mut self, file: &Path, raw: &Spanned<RawFeatureService>, repo: &RepoSpec) -> Option<FeatureServiceSpec> {
+    fn feature_service(
+        &mut self,
+        file: &Path,
+        raw: &Spanned<RawFeatureService>,
+        repo: &RepoSpec,
+    ) -> Option<FeatureServiceSpec> {
         let path = self.begin(file, ObjectKind::FeatureService, &raw.name, raw.span())?;
         let before = self.errors.len();
         if raw.features.is_empty() {
-            self.push(yaml::location(file, raw.features.span()), format!("{path}.features"), "a feature service needs at least one feature");
+            self.push(
+                yaml::location(file, raw.features.span()),
+                format!("{path}.features"),
+                "a feature service needs at least one feature",
+            );
         }
         let mut seen = HashSet::new();
         for reference in raw.features.iter() {
             let location = self.at(file, reference);
             let field = format!("{path}.features");
             if !seen.insert(reference.as_str()) {
-                self.push(location, field, format!("`{}` is listed twice", reference.as_str()));
+                self.push(
+                    location,
+                    field,
+                    format!("`{}` is listed twice", reference.as_str()),
+                );
                 continue;
             }
             let (view_name, feature) = match reference.split_once(':') {
@@ -451,14 +672,22 @@ impl Validator {
             };
             match self.reference_kind(view_name) {
                 Some(ObjectKind::FeatureView) => {
-                    if let (Some(view), Some(feature)) = (repo.feature_view(view_name), feature) {
-                        if view.feature(feature).is_none() {
-                            let known: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
-                            self.push(location, field, format!("feature view `{view_name}` has no feature `{feature}` (it has: {})", known.join(", ")));
-                        }
+                    if let (Some(view), Some(feature)) = (repo.feature_view(view_name), feature)
+                        && view.feature(feature).is_none()
+                    {
+                        let known: Vec<&str> =
+                            view.features.iter().map(|f| f.name.as_str()).collect();
+                        self.push(location, field, format!("feature view `{view_name}` has no feature `{feature}` (it has: {})", known.join(", ")));
                     }
                 }
-                Some(kind) => self.push(location, field, format!("`{view_name}` is a {}, not a feature view", kind.as_str().replace('_', " "))),
+                Some(kind) => self.push(
+                    location,
+                    field,
+                    format!(
+                        "`{view_name}` is a {}, not a feature view",
+                        kind.as_str().replace('_', " ")
+                    ),
+                ),
                 None => {
                     let hint = self.suggest(view_name, ObjectKind::FeatureView);
                     self.push(location, field, format!("unknown feature view `{view_name}` in `{}` (write `view:feature` or `view`){hint}", reference.as_str()));

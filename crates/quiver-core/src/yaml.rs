@@ -18,9 +18,11 @@ pub fn location(file: &Path, span: &Span) -> Location {
 /// Parses `text` and deserializes it, mapping parser and type errors to
 /// [`DefinitionError`]s that point at the offending line and field.
 pub fn deserialize<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, DefinitionError> {
-    let options = LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
-    let node = marked_yaml::parse_yaml_with_options(0, text, options)
-        .map_err(|e| load_error(file, e))?;
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .toplevel_mapping();
+    let node =
+        marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(file, e))?;
     marked_yaml::from_node(&node).map_err(|e| {
         // An unknown field is reported at its mapping; point at the key itself.
         let mark = match &*e {
@@ -42,14 +44,18 @@ pub fn deserialize<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, De
 fn key_in_mapping_at(node: &Node, at: &Marker, key: &str) -> Option<Marker> {
     match node {
         Node::Mapping(mapping) => {
-            if mapping.span().start() == Some(at) {
-                if let Some((k, _)) = mapping.iter().find(|(k, _)| k.as_str() == key) {
-                    return k.span().start().copied();
-                }
+            if mapping.span().start() == Some(at)
+                && let Some((k, _)) = mapping.iter().find(|(k, _)| k.as_str() == key)
+            {
+                return k.span().start().copied();
             }
-            mapping.values().find_map(|child| key_in_mapping_at(child, at, key))
+            mapping
+                .values()
+                .find_map(|child| key_in_mapping_at(child, at, key))
         }
-        Node::Sequence(items) => items.iter().find_map(|child| key_in_mapping_at(child, at, key)),
+        Node::Sequence(items) => items
+            .iter()
+            .find_map(|child| key_in_mapping_at(child, at, key)),
         Node::Scalar(_) => None,
     }
 }
@@ -78,12 +84,20 @@ fn load_error(file: &Path, error: LoadError) -> DefinitionError {
             DefinitionError::new(at(m), "", "the top level must be a mapping of sections")
         }
         LoadError::DuplicateKey(inner) => {
-            let location = inner.key.span().start().map(at).unwrap_or_else(|| Location::file_start(file));
+            let location = inner
+                .key
+                .span()
+                .start()
+                .map(at)
+                .unwrap_or_else(|| Location::file_start(file));
             let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
             DefinitionError::new(
                 location,
                 inner.key.as_str(),
-                format!("duplicate key `{}` (first written on line {first})", inner.key.as_str()),
+                format!(
+                    "duplicate key `{}` (first written on line {first})",
+                    inner.key.as_str()
+                ),
             )
         }
         LoadError::ScanError(m, _)

@@ -1,5 +1,8 @@
 //! Loading and validating feature repos: every error names file, line and field.
 
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use quiver_core::{ObjectKind, RepoError, ValueType, load_repo};
@@ -47,7 +50,11 @@ fn errors(files: &[(&str, &str)]) -> Vec<(String, usize, String, String)> {
         Err(RepoError::Invalid(errors)) => errors
             .into_iter()
             .map(|e| {
-                let file = PathBuf::from(&e.location.file).file_name().unwrap().to_string_lossy().into_owned();
+                let file = PathBuf::from(&e.location.file)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 (file, e.location.line, e.field, e.message)
             })
             .collect(),
@@ -71,10 +78,19 @@ fn a_good_repo_loads_with_canonical_specs() {
     assert_eq!(repo.config.project, "test_project");
     let view = repo.spec.feature_view("driver_stats").unwrap();
     assert_eq!(view.ttl, Some(std::time::Duration::from_secs(7200)));
-    assert_eq!(view.features[1].dtype, "list<int64>".parse::<ValueType>().unwrap());
+    assert_eq!(
+        view.features[1].dtype,
+        "list<int64>".parse::<ValueType>().unwrap()
+    );
     assert!(view.online);
     let objects = repo.spec.objects().unwrap();
-    assert_eq!(objects.iter().filter(|o| o.kind == ObjectKind::Entity).count(), 1);
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Entity)
+            .count(),
+        1
+    );
     assert_eq!(objects.len(), 4);
     assert_eq!(objects[2].spec["ttl"], "2h");
 }
@@ -85,7 +101,14 @@ fn the_same_definitions_in_other_files_hash_the_same() {
     let split = repo(&[("a.yaml", first), ("b.yaml", rest)]);
     let whole = repo(&[("defs.yaml", GOOD)]);
     let hashes = |dir: &Path| -> Vec<String> {
-        load_repo(dir).unwrap().spec.objects().unwrap().into_iter().map(|o| o.hash).collect()
+        load_repo(dir)
+            .unwrap()
+            .spec
+            .objects()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.hash)
+            .collect()
     };
     assert_eq!(hashes(split.path()), hashes(whole.path()));
 }
@@ -103,25 +126,63 @@ fn the_example_feature_repo_is_valid() {
 #[test]
 fn unknown_entity() {
     let text = GOOD.replace("entities: [driver]", "entities: [drivr]");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 12, "feature_views[driver_stats].entities", "unknown entity `drivr` (did you mean `driver`?)");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        12,
+        "feature_views[driver_stats].entities",
+        "unknown entity `drivr` (did you mean `driver`?)",
+    );
 }
 
 #[test]
 fn unknown_source_and_wrong_kind_of_source() {
     let text = GOOD.replace("source: stats", "source: nope");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 13, "feature_views[driver_stats].source", "unknown source `nope`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        13,
+        "feature_views[driver_stats].source",
+        "unknown source `nope`",
+    );
     let text = GOOD.replace("source: stats", "source: driver");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 13, "feature_views[driver_stats].source", "`driver` is a entity, not a source");
-    let push = GOOD.replace("sources:\n", "sources:\n  - { name: pushed, kind: push }\n").replace("source: stats", "source: pushed");
-    assert_one(&[("defs.yaml", &push)], "defs.yaml", 14, "feature_views[driver_stats].source", "expected a batch source");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        13,
+        "feature_views[driver_stats].source",
+        "`driver` is a entity, not a source",
+    );
+    let push = GOOD
+        .replace("sources:\n", "sources:\n  - { name: pushed, kind: push }\n")
+        .replace("source: stats", "source: pushed");
+    assert_one(
+        &[("defs.yaml", &push)],
+        "defs.yaml",
+        14,
+        "feature_views[driver_stats].source",
+        "expected a batch source",
+    );
 }
 
 #[test]
 fn unknown_feature_in_service() {
     let text = GOOD.replace("[driver_stats:conv_rate]", "[driver_stats:conv_rat]");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 20, "feature_services[svc].features", "has no feature `conv_rat`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        20,
+        "feature_services[svc].features",
+        "has no feature `conv_rat`",
+    );
     let text = GOOD.replace("[driver_stats:conv_rate]", "[driver_stat:conv_rate]");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 20, "feature_services[svc].features", "unknown feature view `driver_stat`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        20,
+        "feature_services[svc].features",
+        "unknown feature view `driver_stat`",
+    );
 }
 
 #[test]
@@ -130,32 +191,77 @@ fn duplicate_names_across_files() {
     let errors = errors(&[("a.yaml", GOOD), ("b.yaml", other)]);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let (file, line, field, message) = &errors[0];
-    assert_eq!((file.as_str(), *line, field.as_str()), ("b.yaml", 2, "entities[stats].name"));
-    assert!(message.contains("duplicate name `stats`") && message.contains("a.yaml:5"), "{message}");
+    assert_eq!(
+        (file.as_str(), *line, field.as_str()),
+        ("b.yaml", 2, "entities[stats].name")
+    );
+    assert!(
+        message.contains("duplicate name `stats`") && message.contains("a.yaml:5"),
+        "{message}"
+    );
 }
 
 #[test]
 fn duplicate_features_and_join_keys() {
     let text = GOOD.replace("name: trips, dtype", "name: conv_rate, dtype");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 17, "feature_views[driver_stats].features[conv_rate].name", "duplicate feature `conv_rate`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        17,
+        "feature_views[driver_stats].features[conv_rate].name",
+        "duplicate feature `conv_rate`",
+    );
     let text = GOOD.replace("name: trips", "name: driver_id");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 17, "feature_views[driver_stats].features[driver_id].name", "name of a join key");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        17,
+        "feature_views[driver_stats].features[driver_id].name",
+        "name of a join key",
+    );
 }
 
 #[test]
 fn bad_types() {
     let text = GOOD.replace("dtype: float32", "dtype: float23");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 16, "feature_views[driver_stats].features[conv_rate].dtype", "unknown dtype `float23`");
-    let text = GOOD.replace("{ name: driver_id, dtype: int64 }", "{ name: driver_id, dtype: float64 }");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 3, "entities[driver].join_keys[driver_id].dtype", "a join key must be");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        16,
+        "feature_views[driver_stats].features[conv_rate].dtype",
+        "unknown dtype `float23`",
+    );
+    let text = GOOD.replace(
+        "{ name: driver_id, dtype: int64 }",
+        "{ name: driver_id, dtype: float64 }",
+    );
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        3,
+        "entities[driver].join_keys[driver_id].dtype",
+        "a join key must be",
+    );
 }
 
 #[test]
 fn bad_ttl() {
     let text = GOOD.replace("ttl: 2h", "ttl: 2x");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 14, "feature_views[driver_stats].ttl", "invalid ttl `2x`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        14,
+        "feature_views[driver_stats].ttl",
+        "invalid ttl `2x`",
+    );
     let text = GOOD.replace("ttl: 2h", "ttl: 0s");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 14, "feature_views[driver_stats].ttl", "zero");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        14,
+        "feature_views[driver_stats].ttl",
+        "zero",
+    );
 }
 
 #[test]
@@ -183,16 +289,49 @@ fn missing_required_field() {
 
 #[test]
 fn source_fields_must_fit_the_kind() {
-    let text = GOOD.replace("    path: data/stats.parquet\n", "    path: data/stats.parquet\n    topic: t\n");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 8, "sources[stats].topic", "`topic` does not apply to a parquet source");
+    let text = GOOD.replace(
+        "    path: data/stats.parquet\n",
+        "    path: data/stats.parquet\n    topic: t\n",
+    );
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        8,
+        "sources[stats].topic",
+        "`topic` does not apply to a parquet source",
+    );
     let text = GOOD.replace("    path: data/stats.parquet\n", "");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 5, "sources[stats].path", "a parquet source needs `path`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        5,
+        "sources[stats].path",
+        "a parquet source needs `path`",
+    );
     let text = GOOD.replace("kind: parquet", "kind: csv");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 6, "sources[stats].kind", "unknown source kind `csv`");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        6,
+        "sources[stats].kind",
+        "unknown source kind `csv`",
+    );
     let pg = "sources:\n  - name: pg\n    kind: postgres\n    url: postgres://x/y\n    table: a\n    query: select 1\n    timestamp_field: ts\n";
-    assert_one(&[("defs.yaml", pg)], "defs.yaml", 6, "sources[pg].table", "exactly one of `table` or `query`");
+    assert_one(
+        &[("defs.yaml", pg)],
+        "defs.yaml",
+        6,
+        "sources[pg].table",
+        "exactly one of `table` or `query`",
+    );
     let pg = "sources:\n  - name: pg\n    kind: postgres\n    url: postgres://x/y\n    table: \"a; drop table b\"\n    timestamp_field: ts\n";
-    assert_one(&[("defs.yaml", pg)], "defs.yaml", 5, "sources[pg].table", "is not a table name");
+    assert_one(
+        &[("defs.yaml", pg)],
+        "defs.yaml",
+        5,
+        "sources[pg].table",
+        "is not a table name",
+    );
 }
 
 #[test]
@@ -205,12 +344,20 @@ fn yaml_syntax_and_duplicate_keys() {
     assert!(errors[0].1 >= 14, "{:?}", errors[0]);
 
     let text = GOOD.replace("    ttl: 2h\n", "    ttl: 2h\n    ttl: 3h\n");
-    assert_one(&[("defs.yaml", &text)], "defs.yaml", 15, "ttl", "duplicate key `ttl` (first written on line 14)");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        15,
+        "ttl",
+        "duplicate key `ttl` (first written on line 14)",
+    );
 }
 
 #[test]
 fn every_error_is_reported_at_once() {
-    let text = GOOD.replace("ttl: 2h", "ttl: soon").replace("dtype: float32", "dtype: real");
+    let text = GOOD
+        .replace("ttl: 2h", "ttl: soon")
+        .replace("dtype: float32", "dtype: real");
     let errors = errors(&[("defs.yaml", &text)]);
     assert_eq!(errors.len(), 2, "{errors:#?}");
 }
@@ -218,10 +365,17 @@ fn every_error_is_reported_at_once() {
 #[test]
 fn a_bad_config_is_reported_with_the_definitions() {
     let dir = repo(&[("defs.yaml", GOOD)]);
-    std::fs::write(dir.path().join("quiver.yaml"), "project: p\nonline_store: { type: redis }\n").unwrap();
+    std::fs::write(
+        dir.path().join("quiver.yaml"),
+        "project: p\nonline_store: { type: redis }\n",
+    )
+    .unwrap();
     let err = load_repo(dir.path()).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("quiver.yaml:2:") && text.contains("online_store.url"), "{text}");
+    assert!(
+        text.contains("quiver.yaml:2:") && text.contains("online_store.url"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -26,12 +26,17 @@ pub async fn check_sources(repo: &Repo) -> SourceCheck {
     let mut report = SourceCheck::default();
     let mut schemas: HashMap<&str, Option<Vec<SourceColumn>>> = HashMap::new();
     for view in &repo.spec.feature_views {
-        let Some(source) = repo.spec.source(&view.source) else { continue };
+        let Some(source) = repo.spec.source(&view.source) else {
+            continue;
+        };
         if !schemas.contains_key(source.name.as_str()) {
             let columns = match inspect_source(source, &repo.root).await {
                 Ok(columns) => columns,
                 Err(e) => {
-                    report.unreadable.push(UnreadableSource { source: source.name.clone(), reason: e.to_string() });
+                    report.unreadable.push(UnreadableSource {
+                        source: source.name.clone(),
+                        reason: e.to_string(),
+                    });
                     None
                 }
             };
@@ -45,30 +50,61 @@ pub async fn check_sources(repo: &Repo) -> SourceCheck {
 }
 
 /// The problems of one view against its source's columns.
-fn check_view(repo: &Repo, view: &FeatureViewSpec, columns: &[SourceColumn]) -> Vec<DefinitionError> {
-    let Some(source) = repo.spec.source(&view.source) else { return vec![] };
+fn check_view(
+    repo: &Repo,
+    view: &FeatureViewSpec,
+    columns: &[SourceColumn],
+) -> Vec<DefinitionError> {
+    let Some(source) = repo.spec.source(&view.source) else {
+        return vec![];
+    };
     let view_path = format!("feature_views[{}]", view.name);
     let source_path = format!("sources[{}]", source.name);
     let timestamp = ValueType::Scalar(ScalarType::Timestamp);
 
     let mut wanted: Vec<(String, &str, ValueType)> = Vec::new();
-    wanted.push((format!("{source_path}.timestamp_field"), source.timestamp_field.as_str(), timestamp));
+    wanted.push((
+        format!("{source_path}.timestamp_field"),
+        source.timestamp_field.as_str(),
+        timestamp,
+    ));
     if let Some(created) = &source.created_timestamp_field {
-        wanted.push((format!("{source_path}.created_timestamp_field"), created.as_str(), timestamp));
+        wanted.push((
+            format!("{source_path}.created_timestamp_field"),
+            created.as_str(),
+            timestamp,
+        ));
     }
     for entity in &view.entities {
-        for key in repo.spec.entity(entity).map(|e| e.join_keys.as_slice()).unwrap_or_default() {
-            wanted.push((format!("{view_path}.entities"), key.name.as_str(), key.dtype));
+        for key in repo
+            .spec
+            .entity(entity)
+            .map(|e| e.join_keys.as_slice())
+            .unwrap_or_default()
+        {
+            wanted.push((
+                format!("{view_path}.entities"),
+                key.name.as_str(),
+                key.dtype,
+            ));
         }
     }
     for feature in &view.features {
-        wanted.push((format!("{view_path}.features[{}]", feature.name), feature.name.as_str(), feature.dtype));
+        wanted.push((
+            format!("{view_path}.features[{}]", feature.name),
+            feature.name.as_str(),
+            feature.dtype,
+        ));
     }
 
     let mut errors = Vec::new();
     for (path, name, declared) in wanted {
         let column = source.column_for(name);
-        let renamed = if column == name { String::new() } else { format!(" (mapped from `{column}`)") };
+        let renamed = if column == name {
+            String::new()
+        } else {
+            format!(" (mapped from `{column}`)")
+        };
         match columns.iter().find(|c| c.name == column) {
             None => {
                 let available: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();

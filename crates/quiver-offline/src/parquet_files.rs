@@ -17,13 +17,21 @@ pub fn list_parquet_files(root: &Path, pattern: &str) -> Result<Vec<ParquetFile>
     let full = root.join(pattern);
     let mut files = if pattern.contains(['*', '?', '[']) {
         let text = full.to_string_lossy().into_owned();
-        let paths = glob::glob(&text)
-            .map_err(|e| OfflineError::BadGlob { pattern: pattern.into(), message: e.to_string() })?;
+        let paths = glob::glob(&text).map_err(|e| OfflineError::BadGlob {
+            pattern: pattern.into(),
+            message: e.to_string(),
+        })?;
         let mut files = Vec::new();
         for entry in paths {
-            let path = entry.map_err(|e| OfflineError::Io { path: e.path().to_path_buf(), source: e.into() })?;
+            let path = entry.map_err(|e| OfflineError::Io {
+                path: e.path().to_path_buf(),
+                source: e.into(),
+            })?;
             if path.is_file() {
-                files.push(ParquetFile { partitions: partitions_between(&glob_base(&full), &path), path });
+                files.push(ParquetFile {
+                    partitions: partitions_between(&glob_base(&full), &path),
+                    path,
+                });
             }
         }
         files
@@ -32,7 +40,10 @@ pub fn list_parquet_files(root: &Path, pattern: &str) -> Result<Vec<ParquetFile>
         walk(&full, &full, &mut files)?;
         files
     } else if full.is_file() {
-        vec![ParquetFile { path: full.clone(), partitions: vec![] }]
+        vec![ParquetFile {
+            path: full.clone(),
+            partitions: vec![],
+        }]
     } else {
         vec![]
     };
@@ -44,10 +55,16 @@ pub fn list_parquet_files(root: &Path, pattern: &str) -> Result<Vec<ParquetFile>
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut Vec<ParquetFile>) -> Result<(), OfflineError> {
-    let io = |source| OfflineError::Io { path: dir.to_path_buf(), source };
+    let io = |source| OfflineError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         // Hidden and underscore files are writers' temporaries and markers (_SUCCESS).
         if name.starts_with('.') || name.starts_with('_') {
             continue;
@@ -55,7 +72,10 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<ParquetFile>) -> Result<(), Offli
         if path.is_dir() {
             walk(base, &path, out)?;
         } else if name.ends_with(".parquet") {
-            out.push(ParquetFile { partitions: partitions_between(base, &path), path });
+            out.push(ParquetFile {
+                partitions: partitions_between(base, &path),
+                path,
+            });
         }
     }
     Ok(())
@@ -77,7 +97,12 @@ fn partitions_between(base: &Path, file: &Path) -> Vec<(String, String)> {
         .parent()
         .into_iter()
         .flat_map(|p| p.components())
-        .filter_map(|c| c.as_os_str().to_str()?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|c| {
+            c.as_os_str()
+                .to_str()?
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -105,11 +130,17 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert_eq!(
             files[0].partitions,
-            vec![("date".into(), "2024-01-01".into()), ("region".into(), "eu".into())]
+            vec![
+                ("date".into(), "2024-01-01".into()),
+                ("region".into(), "eu".into())
+            ]
         );
         let globbed = list_parquet_files(root, "events/date=*/region=us/*.parquet").unwrap();
         assert_eq!(globbed.len(), 1);
         assert_eq!(globbed[0].partitions[1], ("region".into(), "us".into()));
-        assert!(matches!(list_parquet_files(root, "missing.parquet"), Err(OfflineError::NoFiles(_))));
+        assert!(matches!(
+            list_parquet_files(root, "missing.parquet"),
+            Err(OfflineError::NoFiles(_))
+        ));
     }
 }

@@ -56,7 +56,10 @@ pub struct SourceColumn {
 }
 
 /// Reads the column list of a batch source (`None` for stream sources).
-pub async fn inspect_source(source: &SourceSpec, repo_root: &Path) -> Result<Option<Vec<SourceColumn>>, OfflineError> {
+pub async fn inspect_source(
+    source: &SourceSpec,
+    repo_root: &Path,
+) -> Result<Option<Vec<SourceColumn>>, OfflineError> {
     match &source.kind {
         SourceKind::Parquet { path } => {
             let (root, path) = (repo_root.to_path_buf(), path.clone());
@@ -70,7 +73,12 @@ pub async fn inspect_source(source: &SourceSpec, repo_root: &Path) -> Result<Opt
             let relation = match (table, query) {
                 (Some(table), _) => format!("SELECT * FROM {}", quote_table(table)),
                 (None, Some(query)) => format!("SELECT * FROM ({query}) AS quiver_source"),
-                (None, None) => return Err(OfflineError::Config(format!("source `{}` names no table or query", source.name))),
+                (None, None) => {
+                    return Err(OfflineError::Config(format!(
+                        "source `{}` names no table or query",
+                        source.name
+                    )));
+                }
             };
             postgres_columns(&url, &relation).await.map(Some)
         }
@@ -83,18 +91,30 @@ fn parquet_columns(root: &Path, pattern: &str) -> Result<Vec<SourceColumn>, Offl
     // The first file stands for the source: writers keep one schema per dataset,
     // and materialization checks every file again as it reads it.
     let first = &files[0];
-    let file = std::fs::File::open(&first.path).map_err(|source| OfflineError::Io { path: first.path.clone(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|source| OfflineError::Parquet { path: first.path.clone(), source })?;
+    let file = std::fs::File::open(&first.path).map_err(|source| OfflineError::Io {
+        path: first.path.clone(),
+        source,
+    })?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| OfflineError::Parquet {
+            path: first.path.clone(),
+            source,
+        })?;
     let mut columns: Vec<SourceColumn> = builder
         .schema()
         .fields()
         .iter()
-        .map(|f| SourceColumn { name: f.name().clone(), stored: StoredType::Arrow(f.data_type().clone()) })
+        .map(|f| SourceColumn {
+            name: f.name().clone(),
+            stored: StoredType::Arrow(f.data_type().clone()),
+        })
         .collect();
     for (key, _) in &first.partitions {
         if !columns.iter().any(|c| &c.name == key) {
-            columns.push(SourceColumn { name: key.clone(), stored: StoredType::Partition });
+            columns.push(SourceColumn {
+                name: key.clone(),
+                stored: StoredType::Partition,
+            });
         }
     }
     Ok(columns)
@@ -107,20 +127,33 @@ async fn postgres_columns(url: &str, relation: &str) -> Result<Vec<SourceColumn>
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect(url)
         .await
-        .map_err(|source| OfflineError::PostgresUnavailable { url: display.clone(), source })?;
+        .map_err(|source| OfflineError::PostgresUnavailable {
+            url: display.clone(),
+            source,
+        })?;
     // Describing the statement asks Postgres for the column types without running it.
     // The SQL is the definition's own query or a quoted table name, never request input.
     let sql = AssertSqlSafe(relation.to_string()).into_sql_str();
-    let described = pool.describe(sql).await.map_err(OfflineError::PostgresRelation);
+    let described = pool
+        .describe(sql)
+        .await
+        .map_err(OfflineError::PostgresRelation);
     pool.close().await;
     Ok(described?
         .columns()
         .iter()
-        .map(|c| SourceColumn { name: c.name().to_string(), stored: StoredType::Postgres(c.type_info().name().to_string()) })
+        .map(|c| SourceColumn {
+            name: c.name().to_string(),
+            stored: StoredType::Postgres(c.type_info().name().to_string()),
+        })
         .collect())
 }
 
 /// `schema.table` quoted as identifiers (names were validated as identifiers at load).
 pub fn quote_table(table: &str) -> String {
-    table.split('.').map(|part| format!("\"{}\"", part.replace('"', "\"\""))).collect::<Vec<_>>().join(".")
+    table
+        .split('.')
+        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
 }

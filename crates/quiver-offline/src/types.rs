@@ -7,9 +7,13 @@ use quiver_core::{ScalarType, ValueType};
 pub fn arrow_type_fits(declared: ValueType, found: &DataType) -> bool {
     match (declared, found) {
         (ValueType::Scalar(s), found) => arrow_scalar_fits(s, found),
-        (ValueType::List(s), DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::FixedSizeList(f, _)) => {
-            arrow_scalar_fits(s, f.data_type())
-        }
+        (
+            ValueType::List(s),
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::FixedSizeList(f, _),
+        ) => arrow_scalar_fits(s, f.data_type()),
         _ => false,
     }
 }
@@ -20,12 +24,18 @@ fn arrow_scalar_fits(declared: ScalarType, found: &DataType) -> bool {
         ScalarType::Bool => matches!(found, D::Boolean),
         ScalarType::Int32 => matches!(found, D::Int8 | D::Int16 | D::Int32 | D::UInt8 | D::UInt16),
         ScalarType::Int64 => {
-            matches!(found, D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32)
+            matches!(
+                found,
+                D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32
+            )
         }
         ScalarType::Float32 => matches!(found, D::Float16 | D::Float32),
         ScalarType::Float64 => matches!(found, D::Float16 | D::Float32 | D::Float64),
         ScalarType::String => matches!(found, D::Utf8 | D::LargeUtf8 | D::Utf8View),
-        ScalarType::Bytes => matches!(found, D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_)),
+        ScalarType::Bytes => matches!(
+            found,
+            D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_)
+        ),
         ScalarType::Timestamp => matches!(found, D::Timestamp(_, _) | D::Date32 | D::Date64),
     }
 }
@@ -36,7 +46,9 @@ pub fn postgres_type_fits(declared: ValueType, found: &str) -> bool {
     let found = found.to_ascii_uppercase();
     match declared {
         ValueType::Scalar(s) => postgres_scalar_fits(s, &found),
-        ValueType::List(s) => found.strip_suffix("[]").is_some_and(|inner| postgres_scalar_fits(s, inner)),
+        ValueType::List(s) => found
+            .strip_suffix("[]")
+            .is_some_and(|inner| postgres_scalar_fits(s, inner)),
     }
 }
 
@@ -47,7 +59,10 @@ fn postgres_scalar_fits(declared: ScalarType, found: &str) -> bool {
         ScalarType::Int64 => matches!(found, "INT2" | "INT4" | "INT8"),
         ScalarType::Float32 => found == "FLOAT4",
         ScalarType::Float64 => matches!(found, "FLOAT4" | "FLOAT8"),
-        ScalarType::String => matches!(found, "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT"),
+        ScalarType::String => matches!(
+            found,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT"
+        ),
         ScalarType::Bytes => found == "BYTEA",
         ScalarType::Timestamp => matches!(found, "TIMESTAMPTZ" | "TIMESTAMP" | "DATE"),
     }
@@ -70,7 +85,10 @@ mod tests {
         assert!(!arrow_type_fits(t("int32"), &DataType::Int64));
         assert!(arrow_type_fits(t("float64"), &DataType::Float32));
         assert!(!arrow_type_fits(t("float32"), &DataType::Float64));
-        assert!(arrow_type_fits(t("timestamp"), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))));
+        assert!(arrow_type_fits(
+            t("timestamp"),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        ));
         assert!(!arrow_type_fits(t("string"), &DataType::Int64));
         let list = DataType::List(Arc::new(Field::new("item", DataType::Int64, true)));
         assert!(arrow_type_fits(t("list<int64>"), &list));

@@ -25,9 +25,16 @@ impl RegistryLocation {
     /// and their parent directory is created.
     pub fn resolve(url: &str, base_dir: &Path) -> Result<Self, RegistryError> {
         if url == "sqlite::memory:" {
-            return Ok(Self { backend: Backend::Sqlite, connect_url: url.into(), display: url.into() });
+            return Ok(Self {
+                backend: Backend::Sqlite,
+                connect_url: url.into(),
+                display: url.into(),
+            });
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let (path, query) = path.split_once('?').unwrap_or((path, ""));
             if path.is_empty() {
                 return Err(RegistryError::InvalidUrl(url.into()));
@@ -39,7 +46,11 @@ impl RegistryLocation {
                     source: sqlx::Error::Io(e),
                 })?;
             }
-            let query = if query.is_empty() { "mode=rwc".to_string() } else { query.to_string() };
+            let query = if query.is_empty() {
+                "mode=rwc".to_string()
+            } else {
+                query.to_string()
+            };
             return Ok(Self {
                 backend: Backend::Sqlite,
                 connect_url: format!("sqlite://{}?{query}", path.display()),
@@ -47,7 +58,11 @@ impl RegistryLocation {
             });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self { backend: Backend::Postgres, connect_url: url.into(), display: redact(url) });
+            return Ok(Self {
+                backend: Backend::Postgres,
+                connect_url: url.into(),
+                display: redact(url),
+            });
         }
         Err(RegistryError::InvalidUrl(redact(url)))
     }
@@ -60,18 +75,30 @@ mod tests {
     #[test]
     fn resolves_relative_sqlite_paths_against_the_repo() {
         let dir = tempfile::tempdir().unwrap();
-        let location = RegistryLocation::resolve("sqlite://.quiver/registry.db", dir.path()).unwrap();
+        let location =
+            RegistryLocation::resolve("sqlite://.quiver/registry.db", dir.path()).unwrap();
         assert_eq!(location.backend, Backend::Sqlite);
-        assert!(location.connect_url.ends_with(".quiver/registry.db?mode=rwc"));
+        assert!(
+            location
+                .connect_url
+                .ends_with(".quiver/registry.db?mode=rwc")
+        );
         assert!(dir.path().join(".quiver").is_dir());
     }
 
     #[test]
     fn postgres_urls_are_redacted_for_display() {
         let location =
-            RegistryLocation::resolve("postgres://quiver:s3cret@db:5432/reg", Path::new(".")).unwrap();
+            RegistryLocation::resolve("postgres://quiver:s3cret@db:5432/reg", Path::new("."))
+                .unwrap();
         assert_eq!(location.backend, Backend::Postgres);
         assert_eq!(location.display, "postgres://quiver:***@db:5432/reg");
-        assert!(!format!("{:?}", RegistryLocation::resolve("mysql://u:pw@h/d", Path::new(".")).unwrap_err()).contains("pw"));
+        assert!(
+            !format!(
+                "{:?}",
+                RegistryLocation::resolve("mysql://u:pw@h/d", Path::new(".")).unwrap_err()
+            )
+            .contains("pw")
+        );
     }
 }

@@ -37,7 +37,10 @@ impl Registry {
     pub async fn connect(url: &str, base_dir: &Path) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let location = RegistryLocation::resolve(url, base_dir)?;
-        let unavailable = |source| RegistryError::Unavailable { url: location.display.clone(), source };
+        let unavailable = |source| RegistryError::Unavailable {
+            url: location.display.clone(),
+            source,
+        };
         let sqlite = location.backend == Backend::Sqlite;
         let in_memory = location.connect_url.contains(":memory:");
         let pool = AnyPoolOptions::new()
@@ -59,11 +62,18 @@ impl Registry {
             .connect(&location.connect_url)
             .await
             .map_err(unavailable)?;
-        let migrator = if sqlite { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
+        let migrator = if sqlite {
+            &SQLITE_MIGRATIONS
+        } else {
+            &POSTGRES_MIGRATIONS
+        };
         migrator
             .run(&pool)
             .await
-            .map_err(|source| RegistryError::Migrate { url: location.display.clone(), source })?;
+            .map_err(|source| RegistryError::Migrate {
+                url: location.display.clone(),
+                source,
+            })?;
         Ok(Self { pool, location })
     }
 
@@ -85,11 +95,18 @@ impl Registry {
             .bind(project)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?.unwrap_or(0))
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .unwrap_or(0))
     }
 
     /// The current definitions of a project, optionally of one kind.
-    pub async fn objects(&self, project: &str, kind: Option<ObjectKind>) -> Result<Vec<StoredObject>> {
+    pub async fn objects(
+        &self,
+        project: &str,
+        kind: Option<ObjectKind>,
+    ) -> Result<Vec<StoredObject>> {
         let rows = sqlx::query(
             "SELECT kind, name, version, hash, spec, registry_version, updated_at FROM objects \
              WHERE project = $1 ORDER BY kind, name",
@@ -99,15 +116,20 @@ impl Registry {
         .await?;
         let mut objects = rows.iter().map(stored_object).collect::<Result<Vec<_>>>()?;
         objects.retain(|o| kind.is_none_or(|k| o.object.kind == k));
-        objects.sort_by(|a, b| (a.object.kind, &a.object.name).cmp(&(b.object.kind, &b.object.name)));
+        objects
+            .sort_by(|a, b| (a.object.kind, &a.object.name).cmp(&(b.object.kind, &b.object.name)));
         Ok(objects)
     }
 
     /// What `apply` would change, without writing anything.
     pub async fn plan(&self, project: &str, desired: &[RegistryObject]) -> Result<ApplyOutcome> {
         let version = self.version(project).await?;
-        let current: Vec<RegistryObject> =
-            self.objects(project, None).await?.into_iter().map(|o| o.object).collect();
+        let current: Vec<RegistryObject> = self
+            .objects(project, None)
+            .await?
+            .into_iter()
+            .map(|o| o.object)
+            .collect();
         Ok(ApplyOutcome {
             project: project.to_string(),
             from_version: version,
@@ -119,7 +141,12 @@ impl Registry {
     /// Makes `desired` the project's definitions, in one transaction. Concurrent
     /// applies are serialized by a lock on the project row: each one sees the
     /// state the previous one committed, so the registry never mixes two applies.
-    pub async fn apply(&self, project: &str, desired: &[RegistryObject], applied_by: &str) -> Result<ApplyOutcome> {
+    pub async fn apply(
+        &self,
+        project: &str,
+        desired: &[RegistryObject],
+        applied_by: &str,
+    ) -> Result<ApplyOutcome> {
         self.write(project, desired, applied_by, "apply").await
     }
 
@@ -128,7 +155,13 @@ impl Registry {
         self.write(project, &[], applied_by, "teardown").await
     }
 
-    async fn write(&self, project: &str, desired: &[RegistryObject], applied_by: &str, operation: &str) -> Result<ApplyOutcome> {
+    async fn write(
+        &self,
+        project: &str,
+        desired: &[RegistryObject],
+        applied_by: &str,
+        operation: &str,
+    ) -> Result<ApplyOutcome> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         // Write first: this takes SQLite's write lock or Postgres's row lock before
@@ -152,11 +185,17 @@ impl Registry {
             .fetch_all(&mut *tx)
             .await?;
         let current = rows.iter().map(stored_object).collect::<Result<Vec<_>>>()?;
-        let current_objects: Vec<RegistryObject> = current.iter().map(|o| o.object.clone()).collect();
+        let current_objects: Vec<RegistryObject> =
+            current.iter().map(|o| o.object.clone()).collect();
         let changes = diff_objects(&current_objects, desired);
         if changes.is_empty() {
             tx.rollback().await?;
-            return Ok(ApplyOutcome { project: project.into(), from_version, to_version: from_version, changes });
+            return Ok(ApplyOutcome {
+                project: project.into(),
+                from_version,
+                to_version: from_version,
+                changes,
+            });
         }
 
         let to_version = from_version + 1;
@@ -172,7 +211,9 @@ impl Registry {
             .await?
             .try_get(0)?;
             let version = last_version + 1;
-            let new = desired.iter().find(|o| o.kind == change.kind && o.name == change.name);
+            let new = desired
+                .iter()
+                .find(|o| o.kind == change.kind && o.name == change.name);
             let (hash, spec) = match new {
                 Some(o) => (Some(o.hash.clone()), Some(serde_json::to_string(&o.spec)?)),
                 None => (None, None),
@@ -215,12 +256,14 @@ impl Registry {
                     .await?;
                 }
                 ChangeKind::Removed => {
-                    sqlx::query("DELETE FROM objects WHERE project = $1 AND kind = $2 AND name = $3")
-                        .bind(project)
-                        .bind(kind)
-                        .bind(&change.name)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "DELETE FROM objects WHERE project = $1 AND kind = $2 AND name = $3",
+                    )
+                    .bind(project)
+                    .bind(kind)
+                    .bind(&change.name)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             sqlx::query(
@@ -263,11 +306,21 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(ApplyOutcome { project: project.into(), from_version, to_version, changes })
+        Ok(ApplyOutcome {
+            project: project.into(),
+            from_version,
+            to_version,
+            changes,
+        })
     }
 
     /// Every version of one object, oldest first.
-    pub async fn history(&self, project: &str, kind: ObjectKind, name: &str) -> Result<Vec<ObjectVersion>> {
+    pub async fn history(
+        &self,
+        project: &str,
+        kind: ObjectKind,
+        name: &str,
+    ) -> Result<Vec<ObjectVersion>> {
         let rows = sqlx::query(
             "SELECT version, change, hash, spec, field_changes, registry_version, applied_by, applied_at \
              FROM object_versions WHERE project = $1 AND kind = $2 AND name = $3 ORDER BY version",
@@ -350,13 +403,19 @@ impl Registry {
 }
 
 fn parse_kind(kind: &str) -> Result<ObjectKind> {
-    ObjectKind::from_str(kind).map_err(|detail| RegistryError::Corrupt { what: "object kind".into(), detail })
+    ObjectKind::from_str(kind).map_err(|detail| RegistryError::Corrupt {
+        what: "object kind".into(),
+        detail,
+    })
 }
 
 fn parse_json(text: Option<String>, what: &str) -> Result<Option<serde_json::Value>> {
     text.map(|t| serde_json::from_str(&t))
         .transpose()
-        .map_err(|e| RegistryError::Corrupt { what: what.into(), detail: e.to_string() })
+        .map_err(|e| RegistryError::Corrupt {
+            what: what.into(),
+            detail: e.to_string(),
+        })
 }
 
 fn stored_object(row: &AnyRow) -> Result<StoredObject> {

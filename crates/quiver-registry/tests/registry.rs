@@ -1,5 +1,8 @@
 //! The registry contract, run against both backends: embedded SQLite and the real Postgres.
 
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use quiver_core::{ChangeKind, ObjectKind, RegistryObject};
@@ -19,13 +22,23 @@ struct Fixture {
 impl Fixture {
     async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        Self { url: "sqlite://.quiver/registry.db".into(), base: dir.path().to_path_buf(), _dir: dir, _pg: None }
+        Self {
+            url: "sqlite://.quiver/registry.db".into(),
+            base: dir.path().to_path_buf(),
+            _dir: dir,
+            _pg: None,
+        }
     }
 
     async fn postgres() -> Self {
         let db = quiver_testkit::temp_postgres_database("quiver_registry").await;
         let dir = tempfile::tempdir().unwrap();
-        Self { url: db.url.clone(), base: dir.path().to_path_buf(), _dir: dir, _pg: Some(db) }
+        Self {
+            url: db.url.clone(),
+            base: dir.path().to_path_buf(),
+            _dir: dir,
+            _pg: Some(db),
+        }
     }
 
     async fn connect(&self) -> Registry {
@@ -59,15 +72,35 @@ fn object(kind: ObjectKind, name: &str, spec: Value) -> RegistryObject {
 /// A small repo; `ttl` and `extra_service` let tests make two different versions.
 fn repo(ttl: &str, conv_dtype: &str, extra_service: bool) -> Vec<RegistryObject> {
     let mut objects = vec![
-        object(ObjectKind::Entity, "driver", json!({"name": "driver", "join_keys": [{"name": "driver_id", "dtype": "int64"}]})),
-        object(ObjectKind::Source, "stats", json!({"name": "stats", "kind": "parquet", "path": "data/s.parquet", "timestamp_field": "ts"})),
-        object(ObjectKind::FeatureView, "driver_stats", json!({
+        object(
+            ObjectKind::Entity,
+            "driver",
+            json!({"name": "driver", "join_keys": [{"name": "driver_id", "dtype": "int64"}]}),
+        ),
+        object(
+            ObjectKind::Source,
+            "stats",
+            json!({"name": "stats", "kind": "parquet", "path": "data/s.parquet", "timestamp_field": "ts"}),
+        ),
+        object(
+            ObjectKind::FeatureView,
+            "driver_stats",
+            json!({
             "name": "driver_stats", "entities": ["driver"], "source": "stats", "ttl": ttl, "online": true,
-            "features": [{"name": "conv_rate", "dtype": conv_dtype}, {"name": "trips", "dtype": "int64"}]})),
-        object(ObjectKind::FeatureService, "svc", json!({"name": "svc", "features": ["driver_stats:conv_rate"]})),
+            "features": [{"name": "conv_rate", "dtype": conv_dtype}, {"name": "trips", "dtype": "int64"}]}),
+        ),
+        object(
+            ObjectKind::FeatureService,
+            "svc",
+            json!({"name": "svc", "features": ["driver_stats:conv_rate"]}),
+        ),
     ];
     if extra_service {
-        objects.push(object(ObjectKind::FeatureService, "svc_all", json!({"name": "svc_all", "features": ["driver_stats"]})));
+        objects.push(object(
+            ObjectKind::FeatureService,
+            "svc_all",
+            json!({"name": "svc_all", "features": ["driver_stats"]}),
+        ));
     }
     objects
 }
@@ -77,7 +110,7 @@ fn current(objects: &[quiver_registry::StoredObject]) -> Vec<RegistryObject> {
 }
 
 fn sorted(mut objects: Vec<RegistryObject>) -> Vec<RegistryObject> {
-    objects.sort_by(|a, b| (a.kind, a.name.clone()).cmp(&(b.kind, b.name.clone())));
+    objects.sort_by_key(|a| (a.kind, a.name.clone()));
     objects
 }
 
@@ -88,7 +121,10 @@ async fn apply_then_reapply_is_a_noop(fx: Fixture) {
 
     let plan = registry.plan(PROJECT, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 4);
-    assert!(registry.objects(PROJECT, None).await.unwrap().is_empty(), "plan must write nothing");
+    assert!(
+        registry.objects(PROJECT, None).await.unwrap().is_empty(),
+        "plan must write nothing"
+    );
 
     let first = registry.apply(PROJECT, &desired, "alice").await.unwrap();
     assert_eq!((first.from_version, first.to_version), (0, 1));
@@ -99,14 +135,24 @@ async fn apply_then_reapply_is_a_noop(fx: Fixture) {
     assert_eq!((again.from_version, again.to_version), (1, 1));
     assert_eq!(registry.version(PROJECT).await.unwrap(), 1);
     assert_eq!(registry.versions(PROJECT).await.unwrap().len(), 1);
-    let history = registry.history(PROJECT, ObjectKind::FeatureView, "driver_stats").await.unwrap();
+    let history = registry
+        .history(PROJECT, ObjectKind::FeatureView, "driver_stats")
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].applied_by, "alice");
 
     let stored = registry.objects(PROJECT, None).await.unwrap();
     assert_eq!(sorted(current(&stored)), sorted(desired.clone()));
-    assert!(stored.iter().all(|o| o.version == 1 && o.registry_version == 1));
-    let views = registry.objects(PROJECT, Some(ObjectKind::FeatureView)).await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|o| o.version == 1 && o.registry_version == 1)
+    );
+    let views = registry
+        .objects(PROJECT, Some(ObjectKind::FeatureView))
+        .await
+        .unwrap();
     assert_eq!(views.len(), 1);
 
     // A second connection (a new process) sees the same state.
@@ -127,18 +173,38 @@ async fn a_changed_feature_makes_a_new_version_and_keeps_the_old(fx: Fixture) {
 
     let outcome = registry.apply(PROJECT, &v2, "bob").await.unwrap();
     assert_eq!((outcome.from_version, outcome.to_version), (1, 2));
-    let view = registry.objects(PROJECT, Some(ObjectKind::FeatureView)).await.unwrap().remove(0);
+    let view = registry
+        .objects(PROJECT, Some(ObjectKind::FeatureView))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!((view.version, view.registry_version), (2, 2));
     assert_eq!(view.object.spec["features"][0]["dtype"], "float64");
     // Untouched objects keep their version.
-    let entity = registry.objects(PROJECT, Some(ObjectKind::Entity)).await.unwrap().remove(0);
+    let entity = registry
+        .objects(PROJECT, Some(ObjectKind::Entity))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!((entity.version, entity.registry_version), (1, 1));
 
-    let history = registry.history(PROJECT, ObjectKind::FeatureView, "driver_stats").await.unwrap();
+    let history = registry
+        .history(PROJECT, ObjectKind::FeatureView, "driver_stats")
+        .await
+        .unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(history[0].spec.as_ref().unwrap()["features"][0]["dtype"], "float32");
-    assert_eq!((history[1].change.as_str(), history[1].applied_by.as_str()), ("changed", "bob"));
-    assert_eq!(history[1].field_changes.as_ref().unwrap()[0]["path"], "features[conv_rate].dtype");
+    assert_eq!(
+        history[0].spec.as_ref().unwrap()["features"][0]["dtype"],
+        "float32"
+    );
+    assert_eq!(
+        (history[1].change.as_str(), history[1].applied_by.as_str()),
+        ("changed", "bob")
+    );
+    assert_eq!(
+        history[1].field_changes.as_ref().unwrap()[0]["path"],
+        "features[conv_rate].dtype"
+    );
 
     // Each registry version can be rebuilt exactly, for training-set lineage.
     assert_eq!(registry.snapshot(PROJECT, 1).await.unwrap(), sorted(v1));
@@ -153,7 +219,10 @@ async fn teardown_removes_definitions_and_keeps_history(fx: Fixture) {
     let fewer = repo("2h", "float32", false);
     let outcome = registry.apply(PROJECT, &fewer, "alice").await.unwrap();
     assert_eq!(outcome.changes.len(), 1);
-    assert_eq!((outcome.changes[0].change, outcome.changes[0].name.as_str()), (ChangeKind::Removed, "svc_all"));
+    assert_eq!(
+        (outcome.changes[0].change, outcome.changes[0].name.as_str()),
+        (ChangeKind::Removed, "svc_all")
+    );
 
     let down = registry.teardown(PROJECT, "carol").await.unwrap();
     assert_eq!(down.changes.len(), 4);
@@ -162,19 +231,35 @@ async fn teardown_removes_definitions_and_keeps_history(fx: Fixture) {
     assert_eq!(registry.version(PROJECT).await.unwrap(), 3);
     assert!(registry.teardown(PROJECT, "carol").await.unwrap().is_noop());
     let log = registry.versions(PROJECT).await.unwrap();
-    assert_eq!(log.iter().map(|v| v.operation.as_str()).collect::<Vec<_>>(), ["apply", "apply", "teardown"]);
+    assert_eq!(
+        log.iter().map(|v| v.operation.as_str()).collect::<Vec<_>>(),
+        ["apply", "apply", "teardown"]
+    );
     assert_eq!(log[2].removed, 4);
 
-    let history = registry.history(PROJECT, ObjectKind::FeatureView, "driver_stats").await.unwrap();
+    let history = registry
+        .history(PROJECT, ObjectKind::FeatureView, "driver_stats")
+        .await
+        .unwrap();
     assert_eq!(history.last().unwrap().change, "removed");
     assert!(registry.snapshot(PROJECT, 3).await.unwrap().is_empty());
 
     // Applying again continues each object's version numbering.
     registry.apply(PROJECT, &desired, "alice").await.unwrap();
-    let view = registry.objects(PROJECT, Some(ObjectKind::FeatureView)).await.unwrap().remove(0);
+    let view = registry
+        .objects(PROJECT, Some(ObjectKind::FeatureView))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(view.version, 3);
     // Another project is untouched by all of this.
-    assert!(registry.objects("other_project", None).await.unwrap().is_empty());
+    assert!(
+        registry
+            .objects("other_project", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn concurrent_applies_end_in_one_consistent_state(fx: Fixture) {
@@ -188,7 +273,10 @@ async fn concurrent_applies_end_in_one_consistent_state(fx: Fixture) {
         let (a2, b2) = (a.clone(), b.clone());
         let first = tokio::spawn(async move { a2.apply(PROJECT, &ra, "writer_a").await });
         let second = tokio::spawn(async move { b2.apply(PROJECT, &rb, "writer_b").await });
-        let (first, second) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+        let (first, second) = (
+            first.await.unwrap().unwrap(),
+            second.await.unwrap().unwrap(),
+        );
 
         let state = sorted(current(&a.objects(PROJECT, None).await.unwrap()));
         assert!(
@@ -196,24 +284,44 @@ async fn concurrent_applies_end_in_one_consistent_state(fx: Fixture) {
             "round {round}: the registry mixes two applies: {state:#?}"
         );
         // The two applies were serialized: one started from the other's result.
-        let mut transitions = [(first.from_version, first.to_version), (second.from_version, second.to_version)];
+        let mut transitions = [
+            (first.from_version, first.to_version),
+            (second.from_version, second.to_version),
+        ];
         transitions.sort();
-        assert_eq!(transitions[0].1, transitions[1].0, "round {round}: {transitions:?}");
+        assert_eq!(
+            transitions[0].1, transitions[1].0,
+            "round {round}: {transitions:?}"
+        );
         // The history replays to exactly the current state.
         let version = a.version(PROJECT).await.unwrap();
-        assert_eq!(a.snapshot(PROJECT, version).await.unwrap(), state, "round {round}");
+        assert_eq!(
+            a.snapshot(PROJECT, version).await.unwrap(),
+            state,
+            "round {round}"
+        );
     }
     let log = a.versions(PROJECT).await.unwrap();
     let numbers: Vec<i64> = log.iter().map(|v| v.version).collect();
-    assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>(), "registry versions are gapless");
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as i64).collect::<Vec<_>>(),
+        "registry versions are gapless"
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_postgres_registry_is_reported_as_unavailable() {
-    let err = Registry::connect("postgres://nobody:hunter2@127.0.0.1:1/none?connect_timeout=2", std::path::Path::new("."))
-        .await
-        .unwrap_err();
+    let err = Registry::connect(
+        "postgres://nobody:hunter2@127.0.0.1:1/none?connect_timeout=2",
+        std::path::Path::new("."),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     let message = err.to_string();
-    assert!(message.contains("127.0.0.1:1") && !message.contains("hunter2"), "{message}");
+    assert!(
+        message.contains("127.0.0.1:1") && !message.contains("hunter2"),
+        "{message}"
+    );
 }

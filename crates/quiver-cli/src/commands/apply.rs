@@ -25,7 +25,12 @@ pub async fn run(global: &GlobalArgs, apply: bool) -> CliResult {
     let warnings: Vec<String> = check
         .unreadable
         .iter()
-        .map(|u| format!("source `{}` was not checked against the definitions: {}", u.source, u.reason))
+        .map(|u| {
+            format!(
+                "source `{}` was not checked against the definitions: {}",
+                u.source, u.reason
+            )
+        })
         .collect();
     if !check.errors.is_empty() {
         for warning in &warnings {
@@ -35,15 +40,25 @@ pub async fn run(global: &GlobalArgs, apply: bool) -> CliResult {
     }
 
     let registry = context::registry(global, &repo.config).await?;
-    let objects = repo.spec.objects().map_err(|e| CliError::Internal(e.to_string()))?;
+    let objects = repo
+        .spec
+        .objects()
+        .map_err(|e| CliError::Internal(e.to_string()))?;
     let outcome = if apply {
-        registry.apply(&repo.config.project, &objects, &context::applied_by()).await?
+        registry
+            .apply(&repo.config.project, &objects, &context::applied_by())
+            .await?
     } else {
         registry.plan(&repo.config.project, &objects).await?
     };
 
     if global.json {
-        return print_json(&Report { registry: registry.display_url(), applied: apply, outcome: &outcome, warnings: &warnings });
+        return print_json(&Report {
+            registry: registry.display_url(),
+            applied: apply,
+            outcome: &outcome,
+            warnings: &warnings,
+        });
     }
     for warning in &warnings {
         eprintln!("warning: {warning}");
@@ -69,7 +84,10 @@ pub async fn run(global: &GlobalArgs, apply: bool) -> CliResult {
             outcome.to_version
         );
     } else {
-        println!("Plan: {}. Run `quiver apply` to register.", change_summary(&outcome.changes, false));
+        println!(
+            "Plan: {}. Run `quiver apply` to register.",
+            change_summary(&outcome.changes, false)
+        );
     }
     Ok(())
 }

@@ -27,12 +27,21 @@ pub async fn run(global: &GlobalArgs, args: &DescribeArgs) -> CliResult {
             "no object named `{}` in project {} (registered: {})",
             args.name,
             config.project,
-            if names.is_empty() { "none; run `quiver apply`".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none; run `quiver apply`".to_string()
+            } else {
+                names.join(", ")
+            }
         )));
     };
-    let history = registry.history(&config.project, stored.object.kind, &stored.object.name).await?;
+    let history = registry
+        .history(&config.project, stored.object.kind, &stored.object.name)
+        .await?;
     if global.json {
-        return print_json(&Description { object: stored, history: &history });
+        return print_json(&Description {
+            object: stored,
+            history: &history,
+        });
     }
 
     println!("{} {}", stored.object.kind, stored.object.name);
@@ -60,7 +69,13 @@ pub async fn run(global: &GlobalArgs, args: &DescribeArgs) -> CliResult {
             "  v{} {} at {} by {} (registry version {})",
             entry.version, entry.change, entry.applied_at, entry.applied_by, entry.registry_version
         );
-        for change in entry.field_changes.as_ref().and_then(|c| c.as_array()).into_iter().flatten() {
+        for change in entry
+            .field_changes
+            .as_ref()
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
             println!(
                 "      {}: {} -> {}",
                 short(&change["path"]),

@@ -11,10 +11,22 @@ use crate::output::print_json;
 
 /// The example repo's files, compiled in so `init` works from an installed binary.
 const TEMPLATE: [(&str, &str); 4] = [
-    ("quiver.yaml", include_str!("../../../../feature_repo/quiver.yaml")),
-    ("driver.yaml", include_str!("../../../../feature_repo/driver.yaml")),
-    ("customer.yaml", include_str!("../../../../feature_repo/customer.yaml")),
-    (".gitignore", include_str!("../../../../feature_repo/.gitignore")),
+    (
+        "quiver.yaml",
+        include_str!("../../../../feature_repo/quiver.yaml"),
+    ),
+    (
+        "driver.yaml",
+        include_str!("../../../../feature_repo/driver.yaml"),
+    ),
+    (
+        "customer.yaml",
+        include_str!("../../../../feature_repo/customer.yaml"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../../feature_repo/.gitignore"),
+    ),
 ];
 
 #[derive(Serialize)]
@@ -33,7 +45,9 @@ struct DataFile {
 pub fn run(global: &GlobalArgs, args: &InitArgs) -> CliResult {
     let dir = &args.dir;
     ensure_usable(dir, args.force)?;
-    let io = |path: &Path, e: std::io::Error| CliError::Internal(format!("cannot write {}: {e}", path.display()));
+    let io = |path: &Path, e: std::io::Error| {
+        CliError::Internal(format!("cannot write {}: {e}", path.display()))
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut files = Vec::new();
     for (name, text) in TEMPLATE {
@@ -52,10 +66,18 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> CliResult {
     };
     let report = generate_parquet(&dir.join("data"), &options)
         .map_err(|e| CliError::Internal(format!("cannot generate sample data: {e}")))?;
-    let data: Vec<DataFile> = report.files.into_iter().map(|(path, rows)| DataFile { path, rows }).collect();
+    let data: Vec<DataFile> = report
+        .files
+        .into_iter()
+        .map(|(path, rows)| DataFile { path, rows })
+        .collect();
 
     if global.json {
-        return print_json(&InitReport { repo: dir.clone(), files, data });
+        return print_json(&InitReport {
+            repo: dir.clone(),
+            files,
+            data,
+        });
     }
     println!("Created feature repo {}", dir.display());
     for file in &files {

@@ -1,6 +1,9 @@
 //! `quiver list entities|sources|views|services`: what the registry holds.
 
-use quiver_core::{EntitySpec, FeatureServiceSpec, FeatureViewSpec, ObjectKind, SourceKind, SourceSpec, ttl::format_ttl};
+use quiver_core::{
+    EntitySpec, FeatureServiceSpec, FeatureViewSpec, ObjectKind, SourceKind, SourceSpec,
+    ttl::format_ttl,
+};
 use quiver_registry::StoredObject;
 use serde::de::DeserializeOwned;
 
@@ -25,7 +28,15 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> CliResult {
     let mut out = match kind {
         ObjectKind::Entity => table(&["NAME", "JOIN KEYS", "DESCRIPTION", "VERSION"]),
         ObjectKind::Source => table(&["NAME", "KIND", "READS", "TIMESTAMP FIELD", "VERSION"]),
-        ObjectKind::FeatureView => table(&["NAME", "ENTITIES", "SOURCE", "STREAM SOURCE", "TTL", "FEATURES", "VERSION"]),
+        ObjectKind::FeatureView => table(&[
+            "NAME",
+            "ENTITIES",
+            "SOURCE",
+            "STREAM SOURCE",
+            "TTL",
+            "FEATURES",
+            "VERSION",
+        ]),
         ObjectKind::FeatureService => table(&["NAME", "FEATURES", "VERSION"]),
     };
     for stored in &objects {
@@ -33,23 +44,44 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> CliResult {
         let row = match kind {
             ObjectKind::Entity => {
                 let e: EntitySpec = spec(stored)?;
-                let keys: Vec<String> = e.join_keys.iter().map(|k| format!("{}:{}", k.name, k.dtype)).collect();
-                vec![e.name, keys.join(", "), e.description.unwrap_or_default(), version]
+                let keys: Vec<String> = e
+                    .join_keys
+                    .iter()
+                    .map(|k| format!("{}:{}", k.name, k.dtype))
+                    .collect();
+                vec![
+                    e.name,
+                    keys.join(", "),
+                    e.description.unwrap_or_default(),
+                    version,
+                ]
             }
             ObjectKind::Source => {
                 let s: SourceSpec = spec(stored)?;
                 let reads = match &s.kind {
                     SourceKind::Parquet { path } => path.clone(),
-                    SourceKind::Postgres { table: Some(table), .. } => format!("table {table}"),
+                    SourceKind::Postgres {
+                        table: Some(table), ..
+                    } => format!("table {table}"),
                     SourceKind::Postgres { .. } => "query".into(),
                     SourceKind::Kafka { topic, .. } => format!("topic {topic}"),
                     SourceKind::Push => "POST /push".into(),
                 };
-                vec![s.name.clone(), s.kind.name().into(), reads, s.timestamp_field, version]
+                vec![
+                    s.name.clone(),
+                    s.kind.name().into(),
+                    reads,
+                    s.timestamp_field,
+                    version,
+                ]
             }
             ObjectKind::FeatureView => {
                 let v: FeatureViewSpec = spec(stored)?;
-                let features: Vec<String> = v.features.iter().map(|f| format!("{}:{}", f.name, f.dtype)).collect();
+                let features: Vec<String> = v
+                    .features
+                    .iter()
+                    .map(|f| format!("{}:{}", f.name, f.dtype))
+                    .collect();
                 vec![
                     v.name,
                     v.entities.join(", "),
@@ -68,7 +100,11 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> CliResult {
         out.add_row(row);
     }
     if objects.is_empty() {
-        println!("No {} registered in project {} (run `quiver apply`).", kind_plural(kind), config.project);
+        println!(
+            "No {} registered in project {} (run `quiver apply`).",
+            kind_plural(kind),
+            config.project
+        );
     } else {
         println!("{out}");
     }
@@ -87,6 +123,9 @@ fn kind_plural(kind: ObjectKind) -> &'static str {
 /// The typed spec of a stored object.
 pub fn spec<T: DeserializeOwned>(stored: &StoredObject) -> CliResult<T> {
     serde_json::from_value(stored.object.spec.clone()).map_err(|e| {
-        CliError::Internal(format!("the registry's {} `{}` is unreadable: {e}", stored.object.kind, stored.object.name))
+        CliError::Internal(format!(
+            "the registry's {} `{}` is unreadable: {e}",
+            stored.object.kind, stored.object.name
+        ))
     })
 }

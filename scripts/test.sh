@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# quiver's test command (CI runs exactly this through .ci/run).
+#
+# 1. Makes sure the services the tests need are reachable on loopback, starting
+#    (and if necessary installing) them: PostgreSQL, Redis.
+# 2. Runs cargo fmt --check, clippy -D warnings and the whole test suite
+#    (cargo-nextest when installed, plus doctests; else cargo test).
+#
+# Tests never skip: when a service cannot be brought up the script fails with an
+# `error:` line saying how to provide it.
+#
+# Environment:
+#   QUIVER_TEST_POSTGRES_URL   use this PostgreSQL instead of 127.0.0.1:5432
+#                              (the user needs CREATEDB; tests create scratch databases)
+#   QUIVER_TEST_REDIS_URL      use this Redis instead of 127.0.0.1:6379
+#   QUIVER_TEST_SERVICES_ONLY  =1: stop after the services are ensured (no cargo)
+#   QUIVER_TEST_WAIT_SECS      how long to wait for a service to become ready (30)
+#   CARGO_TARGET_DIR           default: $HOME/.cache/quiver/target (shared by clones)
+#
+# Adding a service: write ensure_<name> (it must export QUIVER_TEST_<NAME>_URL
+# and print one `<name>: ...` status line) and call it from ensure_services.
+set -euo pipefail
+
+cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
+REPO_ROOT=$PWD
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver/target}"
+STATE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/quiver"
+WAIT_SECS="${QUIVER_TEST_WAIT_SECS:-30}"
+
+# Where the local services live when no URL is given.
+PG_PORT=5432
+REDIS_PORT=6379
+
+# ---------------------------------------------------------------------------
+# helpers
+
+die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Runs a command as root: directly when root, through sudo when available.
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif have sudo; then
+        sudo "$@"
+    else
+        return 1
+    fi
+}
+
+can_be_root() { [[ $(id -u) -eq 0 ]] || have sudo; }
+
+# Hides the password of scheme://user:password@host/... for printing.
+redact() { sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@?#]*):[^@/?#]*@#\1:***@#' <<<"$1"; }
+
+# Polls `"$@"` once a second until it succeeds or WAIT_SECS pass.
+wait_until() {
+    local deadline=$((SECONDS + WAIT_SECS))
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 1
+    done
+}
+
+# Installs Debian packages quietly; the log is shown only on failure.
+apt_install() {
+    have apt-get || return 1
+    can_be_root || return 1
+    mkdir -p "$STATE_DIR"
+    local log="$STATE_DIR/apt-install.log"
+    echo "installing $* with apt-get (log: $log)" >&2
+    if ! {
+        as_root apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+                install -y -qq --no-install-recommends "$@"
+    } >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        return 1
+    fi
+}
+
+# host and port of a URL: prints "host port" (port defaults to $2).
+url_host_port() {
+    local rest=${1#*://}
+    rest=${rest%%[/?#]*}
+    rest=${rest##*@}
+    local host port
+    if [[ $rest == \[* ]]; then
+        host=${rest%%]*}
+        host=${host#[}
+        port=${rest#*]}
+        port=${port#:}
+    elif [[ $rest == *:* ]]; then
+        host=${rest%%:*}
+        port=${rest##*:}
+    else
+        host=$rest
+        port=
+    fi
+    echo "${host:-127.0.0.1} ${port:-$2}"
+}
+
+# Plain TCP probe (when no client tool is installed).
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+
+# psql against the local server over TCP, as `postgres`, never with a password.
+pg_local_psql() {
+    env -u PGPASSWORD PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=5 \
+        psql -X -q -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+}
+
+pg_local_ready() { pg_isready -q -t 3 -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; }
+
+pg_trust_ok() { pg_local_psql -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; }
+
+# "version cluster" of the local Debian cluster on PG_PORT (empty: none).
+pg_local_cluster() {
+    have pg_lsclusters || return 0
+    pg_lsclusters --no-header 2>/dev/null | awk -v port="$PG_PORT" '$3 == port { print $1, $2; exit }'
+}
+
+pg_installed() {
+    have pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null
+}
+
+# Starts the local cluster on PG_PORT, creating one if there is none.
+pg_start_local() {
+    local cluster version name
+    cluster=$(pg_local_cluster)
+    if [[ -z $cluster ]]; then
+        version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
+        [[ -n $version ]] || return 1
+        as_root pg_createcluster --port "$PG_PORT" "$version" main >/dev/null 2>&1 || return 1
+        cluster="$version main"
+    fi
+    read -r version name <<<"$cluster"
+    if ! as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$name" status >/dev/null 2>&1; then
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start >/dev/null 2>&1 || return 1
+    fi
+    wait_until pg_local_ready
+}
+
+# Lets `postgres` connect over loopback TCP without a password (trust), on the
+# local Debian cluster: prepends the lines to pg_hba.conf (first match wins).
+pg_configure_trust() {
+    local cluster version name hba
+    cluster=$(pg_local_cluster)
+    [[ -n $cluster ]] || return 1
+    read -r version name <<<"$cluster"
+    hba="/etc/postgresql/$version/$name/pg_hba.conf"
+    as_root test -f "$hba" || return 1
+    if ! as_root grep -qE '^host[[:space:]]+all[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba" ||
+        ! as_root grep -qE '^host[[:space:]]+all[[:space:]]+all[[:space:]]+::1/128[[:space:]]+trust' "$hba"; then
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        as_root sh -c '
+            tmp=$(mktemp) &&
+            { printf "%s\n" \
+                "# added by quiver scripts/test.sh: passwordless loopback access for tests" \
+                "host all all 127.0.0.1/32 trust" \
+                "host all all ::1/128 trust"
+              cat "$1"; } >"$tmp" &&
+            cat "$tmp" >"$1" && rm -f "$tmp"' sh "$hba" || return 1
+    fi
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$name" reload >/dev/null 2>&1 || return 1
+    wait_until pg_trust_ok
+}
+
+ensure_postgres() {
+    local url how installed=0
+
+    if [[ -n ${QUIVER_TEST_POSTGRES_URL:-} ]]; then
+        url=$QUIVER_TEST_POSTGRES_URL
+        local ok=0
+        if have psql; then
+            wait_until env PGCONNECT_TIMEOUT=5 psql -X -q -w "$url" -tAc 'SELECT 1' >/dev/null 2>&1 && ok=1
+        elif have pg_isready; then
+            wait_until pg_isready -q -t 3 -d "$url" >/dev/null 2>&1 && ok=1
+        else
+            # shellcheck disable=SC2046 # "host port"
+            wait_until tcp_open $(url_host_port "$url" 5432) && ok=1
+        fi
+        ((ok)) || die "postgres: cannot connect to QUIVER_TEST_POSTGRES_URL=$(redact "$url"): check the server is up and the credentials are right (the user needs CREATEDB), or unset it to use/start a local server on 127.0.0.1:$PG_PORT"
+        echo "postgres: using QUIVER_TEST_POSTGRES_URL=$(redact "$url")"
+        return
+    fi
+
+    url="postgres://postgres@127.0.0.1:$PG_PORT/test"
+    if have pg_isready && pg_local_ready; then
+        how="using running server at 127.0.0.1:$PG_PORT"
+    else
+        if ! pg_installed; then
+            apt_install postgresql postgresql-client ||
+                die "postgres: nothing is listening on 127.0.0.1:$PG_PORT and PostgreSQL could not be installed (needs apt-get and root or sudo); start a server and set QUIVER_TEST_POSTGRES_URL=postgres://USER[:PASSWORD]@HOST:PORT/DB (USER needs CREATEDB)"
+            installed=1
+        fi
+        if ! pg_local_ready; then
+            pg_start_local ||
+                die "postgres: could not start the local PostgreSQL cluster on 127.0.0.1:$PG_PORT (needs root or sudo; see /var/log/postgresql/); start a server yourself and set QUIVER_TEST_POSTGRES_URL=postgres://USER[:PASSWORD]@HOST:PORT/DB"
+        fi
+        if ((installed)); then
+            how="installed and started local server at 127.0.0.1:$PG_PORT"
+        else
+            how="started local server at 127.0.0.1:$PG_PORT"
+        fi
+    fi
+
+    have psql || die "postgres: psql is not installed (apt-get install postgresql-client); it is needed to prepare the test database, or set QUIVER_TEST_POSTGRES_URL"
+    if ((installed)) || ! pg_trust_ok; then
+        pg_configure_trust ||
+            die "postgres: user postgres cannot connect to 127.0.0.1:$PG_PORT without a password and pg_hba.conf could not be changed to trust loopback; set QUIVER_TEST_POSTGRES_URL=postgres://USER:PASSWORD@127.0.0.1:$PG_PORT/DB (USER needs CREATEDB)"
+    fi
+
+    if [[ $(pg_local_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null) != 1 ]]; then
+        # A concurrent run may create it first: re-check instead of failing.
+        pg_local_psql -d postgres -c 'CREATE DATABASE test' >/dev/null 2>&1 || true
+    fi
+    pg_local_psql -d test -tAc 'SELECT 1' >/dev/null 2>&1 ||
+        die "postgres: cannot connect to $url (the test database could not be created); set QUIVER_TEST_POSTGRES_URL to a database the tests may use"
+
+    export QUIVER_TEST_POSTGRES_URL=$url
+    echo "postgres: $how ($url)"
+}
+
+# ---------------------------------------------------------------------------
+# Redis
+
+# Prints the reply of PING to the Redis at host:port (redis-cli or raw TCP).
+redis_ping() {
+    local host=$1 port=$2
+    if have redis-cli; then
+        timeout 5 redis-cli -h "$host" -p "$port" ping 2>/dev/null
+    else
+        (
+            exec 3<>"/dev/tcp/$host/$port" || exit 1
+            printf 'PING\r\n' >&3
+            IFS= read -r -t 5 reply <&3 || exit 1
+            printf '%s\n' "${reply%$'\r'}" | sed 's/^+//'
+        ) 2>/dev/null
+    fi
+}
+
+redis_local_ok() { [[ $(redis_ping 127.0.0.1 "$REDIS_PORT") == PONG ]]; }
+
+redis_start_local() {
+    mkdir -p "$STATE_DIR"
+    local major binds=(127.0.0.1)
+    major=$(redis-server --version 2>/dev/null | sed -nE 's/.* v=([0-9]+)\..*/\1/p')
+    # "-::1": also bind IPv6 loopback when the host has it (Redis >= 7 syntax).
+    if ((${major:-0} >= 7)); then binds+=(-::1); fi
+    # Daemonized, so it outlives this script; nothing is persisted.
+    redis-server --daemonize yes --bind "${binds[@]}" --port "$REDIS_PORT" --save "" --appendonly no \
+        --dir "$STATE_DIR" --pidfile "$STATE_DIR/redis-$REDIS_PORT.pid" \
+        --logfile "$STATE_DIR/redis-$REDIS_PORT.log" >/dev/null 2>&1 || return 1
+    wait_until redis_local_ok
+}
+
+ensure_redis() {
+    local url how
+
+    if [[ -n ${QUIVER_TEST_REDIS_URL:-} ]]; then
+        url=$QUIVER_TEST_REDIS_URL
+        local ok=0
+        if have redis-cli; then
+            # shellcheck disable=SC2016
+            wait_until bash -c '[[ $(timeout 5 redis-cli -u "$1" ping 2>/dev/null) == PONG ]]' sh "$url" && ok=1
+        else
+            # shellcheck disable=SC2046 # "host port"
+            wait_until tcp_open $(url_host_port "$url" 6379) && ok=1
+        fi
+        ((ok)) || die "redis: no PONG from QUIVER_TEST_REDIS_URL=$(redact "$url"): check the server is up and the URL (redis://[:PASSWORD@]HOST:PORT[/DB]), or unset it to use/start a local server on 127.0.0.1:$REDIS_PORT"
+        echo "redis: using QUIVER_TEST_REDIS_URL=$(redact "$url")"
+        return
+    fi
+
+    url="redis://127.0.0.1:$REDIS_PORT"
+    if redis_local_ok; then
+        how="using running server at 127.0.0.1:$REDIS_PORT"
+    else
+        if ! have redis-server; then
+            apt_install redis-server ||
+                die "redis: nothing answers on 127.0.0.1:$REDIS_PORT and redis-server could not be installed (needs apt-get and root or sudo); start a server and set QUIVER_TEST_REDIS_URL=redis://HOST:PORT"
+            how="installed and started redis-server on 127.0.0.1:$REDIS_PORT"
+        else
+            how="started redis-server on 127.0.0.1:$REDIS_PORT"
+        fi
+        # The package may have started its own service already.
+        if redis_local_ok; then
+            how="using server started by the redis-server package at 127.0.0.1:$REDIS_PORT"
+        else
+            redis_start_local ||
+                die "redis: could not start redis-server on 127.0.0.1:$REDIS_PORT (log: $STATE_DIR/redis-$REDIS_PORT.log; is the port taken?); start a server and set QUIVER_TEST_REDIS_URL=redis://HOST:PORT"
+        fi
+    fi
+
+    export QUIVER_TEST_REDIS_URL=$url
+    echo "redis: $how ($url)"
+}
+
+# ---------------------------------------------------------------------------
+# steps
+
+STEP_NAMES=()
+STEP_TIMES=()
+
+now_us() {
+    local t=${EPOCHREALTIME/[.,]/}
+    echo "${t:-$((SECONDS * 1000000))}"
+}
+
+print_timings() {
+    local i us
+    echo "timings:"
+    for i in "${!STEP_NAMES[@]}"; do
+        us=${STEP_TIMES[$i]}
+        printf '  %-10s %5d.%01ds\n' "${STEP_NAMES[$i]}" $((us / 1000000)) $((us % 1000000 / 100000))
+    done
+}
+
+# step NAME COMMAND...: runs the command, records its time; on failure prints
+# the timings so far and exits with the command's status.
+step() {
+    local name=$1 start status=0
+    shift
+    start=$(now_us)
+    "$@" || status=$?
+    STEP_NAMES+=("$name")
+    STEP_TIMES+=($(($(now_us) - start)))
+    if ((status != 0)); then
+        print_timings
+        echo "error: step '$name' failed (exit $status): $*" >&2
+        exit "$status"
+    fi
+}
+
+ensure_services() {
+    ensure_postgres
+    ensure_redis
+}
+
+main() {
+    if (($# > 0)); then
+        local usage
+        usage=$(sed -n '2,/^set -euo/p' "$REPO_ROOT/scripts/test.sh" | sed '$d; s/^# \{0,1\}//')
+        if [[ $1 == -h || $1 == --help ]]; then
+            echo "$usage"
+            exit 0
+        fi
+        echo "$usage" >&2
+        die "scripts/test.sh takes no arguments (got: $*)"
+    fi
+
+    step services ensure_services
+    if [[ ${QUIVER_TEST_SERVICES_ONLY:-0} == 1 ]]; then
+        print_timings
+        return
+    fi
+
+    cd "$REPO_ROOT"
+    step fmt cargo fmt --all -- --check
+    step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+    if have cargo-nextest; then
+        step test cargo nextest run --workspace --locked --no-fail-fast
+        step doctest cargo test --workspace --doc --locked
+    else
+        step test cargo test --workspace --locked --no-fail-fast
+    fi
+    print_timings
+}
+
+main "$@"
