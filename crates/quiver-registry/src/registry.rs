@@ -13,8 +13,9 @@ use crate::error::{RegistryError, Result};
 use crate::location::{Backend, RegistryLocation};
 use crate::model::{ApplyOutcome, ObjectVersion, RegistryVersion, StoredObject};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+/// One schema serves both databases: it uses only types and syntax they share.
+/// (Split into one directory per flavour the day their SQL has to differ.)
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 /// How long to wait for a connection: an unreachable registry is reported after this.
 /// (Waiting for another apply's lock happens inside a connection: SQLite's busy
@@ -62,12 +63,7 @@ impl Registry {
             .connect(&location.connect_url)
             .await
             .map_err(unavailable)?;
-        let migrator = if sqlite {
-            &SQLITE_MIGRATIONS
-        } else {
-            &POSTGRES_MIGRATIONS
-        };
-        migrator
+        MIGRATIONS
             .run(&pool)
             .await
             .map_err(|source| RegistryError::Migrate {
@@ -223,26 +219,13 @@ impl Registry {
                 _ => None,
             };
             match change.change {
-                ChangeKind::Added => {
+                ChangeKind::Added | ChangeKind::Changed => {
                     sqlx::query(
                         "INSERT INTO objects (project, kind, name, version, hash, spec, registry_version, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(project)
-                    .bind(kind)
-                    .bind(&change.name)
-                    .bind(version)
-                    .bind(&hash)
-                    .bind(&spec)
-                    .bind(to_version)
-                    .bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                ChangeKind::Changed => {
-                    sqlx::query(
-                        "UPDATE objects SET version = $4, hash = $5, spec = $6, registry_version = $7, updated_at = $8 \
-                         WHERE project = $1 AND kind = $2 AND name = $3",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (project, kind, name) DO UPDATE SET version = excluded.version, \
+                         hash = excluded.hash, spec = excluded.spec, \
+                         registry_version = excluded.registry_version, updated_at = excluded.updated_at",
                     )
                     .bind(project)
                     .bind(kind)
