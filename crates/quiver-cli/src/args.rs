@@ -41,6 +41,63 @@ pub enum Command {
     List(ListArgs),
     /// Show one registered object: its definition, version and history.
     Describe(DescribeArgs),
+    /// Copy source rows with event time in [START, END) into the offline store.
+    Materialize(MaterializeArgs),
+    /// Materialize each view from where its last run ended up to END.
+    MaterializeIncremental(MaterializeIncrementalArgs),
+    /// Build a point-in-time correct training set for the rows of an entity file.
+    Historical(HistoricalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MaterializeArgs {
+    /// Start of the window (RFC 3339, inclusive).
+    pub start: String,
+    /// End of the window (RFC 3339, exclusive).
+    pub end: String,
+    /// Only these views (default: every view with a batch source).
+    #[arg(long, value_delimiter = ',')]
+    pub views: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MaterializeIncrementalArgs {
+    /// End of the window (RFC 3339, exclusive).
+    pub end: String,
+    /// Only these views (default: every view with a batch source).
+    #[arg(long, value_delimiter = ',')]
+    pub views: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoricalArgs {
+    /// The entity rows: join keys and an event timestamp per row (.parquet, .csv or .arrow).
+    #[arg(long)]
+    pub entities: PathBuf,
+    /// Features as view:feature (or view for all of its features), comma separated.
+    #[arg(long, conflicts_with = "service")]
+    pub features: Option<String>,
+    /// A feature service instead of a feature list.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Name columns view__feature instead of feature.
+    #[arg(long)]
+    pub full_feature_names: bool,
+    /// Use a row only if it was also created by the entity row's time (no late corrections).
+    #[arg(long)]
+    pub as_of_known_time: bool,
+    /// Where to write the training set (.parquet, .csv, .arrow or .json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep the training set's lineage in the registry under this name.
+    #[arg(long)]
+    pub save: Option<String>,
+    /// The entity file's timestamp column.
+    #[arg(long, default_value = "event_timestamp")]
+    pub timestamp_column: String,
+    /// Refuse entity files with more rows than this.
+    #[arg(long, default_value_t = crate::commands::historical::DEFAULT_MAX_ENTITY_ROWS)]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +132,10 @@ pub enum ListKind {
     Views,
     #[value(alias = "feature-services")]
     Services,
+    /// Saved training sets.
+    Datasets,
+    /// Materialization runs.
+    Runs,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,8 @@ pub enum CliError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -42,7 +44,9 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             CliError::Definitions(_) | CliError::User(_) => exit::USER,
+            CliError::Registry(RegistryError::Conflict(_)) => exit::USER,
             CliError::Registry(e) if e.is_unavailable() => exit::UNAVAILABLE,
+            CliError::Unavailable(_) => exit::UNAVAILABLE,
             CliError::Registry(_) | CliError::Internal(_) => exit::INTERNAL,
         })
     }

@@ -49,6 +49,11 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Teardown => commands::teardown::run(global).await,
         Command::List(args) => commands::list::run(global, args).await,
         Command::Describe(args) => commands::describe::run(global, args).await,
+        Command::Materialize(args) => commands::materialize::run(global, args).await,
+        Command::MaterializeIncremental(args) => {
+            commands::materialize::run_incremental(global, args).await
+        }
+        Command::Historical(args) => commands::historical::run(global, args).await,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Offline-tier errors.
+//! Offline-tier errors, classified: the caller's fault (a bad request or
+//! definition) or not, and whether a retry can help.
 
 use std::path::PathBuf;
 
@@ -30,4 +31,47 @@ pub enum OfflineError {
     },
     #[error("Postgres rejected the source's relation: {0}")]
     PostgresRelation(#[source] sqlx::Error),
+    #[error(
+        "source `{source_name}` column `{column}` is {found}, which does not hold the declared {declared}"
+    )]
+    TypeMismatch {
+        source_name: String,
+        column: String,
+        declared: String,
+        found: String,
+    },
+    #[error("source `{source_name}` has no column `{column}`")]
+    MissingColumn { source_name: String, column: String },
+    /// The request itself is wrong (unknown feature, bad entity frame, over a limit).
+    #[error("{0}")]
+    Request(String),
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("cannot write the offline store at {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
+
+impl OfflineError {
+    /// True when the caller sent something wrong (HTTP 400, CLI exit 1).
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            OfflineError::Request(_)
+                | OfflineError::TypeMismatch { .. }
+                | OfflineError::MissingColumn { .. }
+        )
+    }
+
+    /// True when a dependency is down and a retry later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, OfflineError::PostgresUnavailable { .. })
+    }
+}
+
+pub type Result<T, E = OfflineError> = std::result::Result<T, E>;

@@ -1,15 +1,31 @@
-//! quiver's offline tier. So far: finding a batch source's files and reading
-//! its schema (Parquet footers, Postgres statement descriptions), and checking
-//! feature views against it at `apply`.
+//! quiver's offline tier: batch sources read into Arrow (Parquet through
+//! DataFusion, Postgres through sqlx), the offline store of materialized rows,
+//! and point-in-time joins that build leak-free training sets from it.
 
 mod check;
+mod engine;
 mod error;
+pub mod formats;
+mod materialize;
 mod parquet_files;
+mod parquet_source;
+pub mod pit;
+mod postgres_source;
 mod schema;
+mod source;
+mod store;
 mod types;
+mod view_schema;
+mod window;
 
 pub use check::{SourceCheck, UnreadableSource, check_sources};
-pub use error::OfflineError;
+pub use engine::{EngineConfig, session};
+pub use error::{OfflineError, Result};
+pub use materialize::{MaterializeOutcome, materialize_view};
 pub use parquet_files::{ParquetFile, list_parquet_files};
 pub use schema::{SourceColumn, StoredType, inspect_source, quote_table};
+pub use source::read_source;
+pub use store::{OfflineStore, StoredFile, WriteStats};
 pub use types::{arrow_type_fits, postgres_type_fits};
+pub use view_schema::{CREATED_TS, EVENT_TS, ViewSchema, arrow_type, timestamp_type};
+pub use window::{TimeWindow, parse_timestamp};

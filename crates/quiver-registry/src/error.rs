@@ -20,6 +20,8 @@ pub enum RegistryError {
     Database(#[from] sqlx::Error),
     #[error("the registry holds an unreadable {what}: {detail}")]
     Corrupt { what: String, detail: String },
+    #[error("{0}")]
+    Conflict(String),
     #[error("cannot encode a definition: {0}")]
     Encode(#[from] serde_json::Error),
 }

@@ -3,11 +3,13 @@
 //! The schema lives in `migrations/` and is applied on connect.
 
 mod error;
+mod lineage;
 mod location;
 mod model;
 mod registry;
 
 pub use error::{RegistryError, Result};
+pub use lineage::{MaterializationRun, RunResult, SavedDataset};
 pub use location::{Backend, RegistryLocation};
 pub use model::{ApplyOutcome, ObjectVersion, RegistryVersion, StoredObject};
 pub use registry::Registry;

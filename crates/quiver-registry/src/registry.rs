@@ -73,6 +73,10 @@ impl Registry {
         Ok(Self { pool, location })
     }
 
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// The registry's URL with any password hidden.
     pub fn display_url(&self) -> &str {
         &self.location.display

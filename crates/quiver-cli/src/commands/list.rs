@@ -4,7 +4,7 @@ use quiver_core::{
     EntitySpec, FeatureServiceSpec, FeatureViewSpec, ObjectKind, SourceKind, SourceSpec,
     ttl::format_ttl,
 };
-use quiver_registry::StoredObject;
+use quiver_registry::{Registry, StoredObject};
 use serde::de::DeserializeOwned;
 
 use crate::args::{GlobalArgs, ListArgs, ListKind};
@@ -20,6 +20,8 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> CliResult {
         ListKind::Sources => ObjectKind::Source,
         ListKind::Views => ObjectKind::FeatureView,
         ListKind::Services => ObjectKind::FeatureService,
+        ListKind::Datasets => return datasets(global, &registry, &config.project).await,
+        ListKind::Runs => return runs(global, &registry, &config.project).await,
     };
     let objects = registry.objects(&config.project, Some(kind)).await?;
     if global.json {
@@ -108,6 +110,62 @@ pub async fn run(global: &GlobalArgs, args: &ListArgs) -> CliResult {
     } else {
         println!("{out}");
     }
+    Ok(())
+}
+
+async fn datasets(global: &GlobalArgs, registry: &Registry, project: &str) -> CliResult {
+    let datasets = registry.datasets(project).await?;
+    if global.json {
+        return print_json(&datasets);
+    }
+    if datasets.is_empty() {
+        println!(
+            "No saved datasets in project {project} (save one with `quiver historical ... --save NAME`)."
+        );
+        return Ok(());
+    }
+    let mut out = table(&["NAME", "ROWS", "REGISTRY VERSION", "CREATED", "PATH"]);
+    for d in datasets {
+        out.add_row(vec![
+            d.name,
+            d.row_count.to_string(),
+            d.registry_version.to_string(),
+            d.created_at,
+            d.path,
+        ]);
+    }
+    println!("{out}");
+    Ok(())
+}
+
+async fn runs(global: &GlobalArgs, registry: &Registry, project: &str) -> CliResult {
+    let runs = registry.runs(project, None).await?;
+    if global.json {
+        return print_json(&runs);
+    }
+    if runs.is_empty() {
+        println!("No materialization runs in project {project}.");
+        return Ok(());
+    }
+    let mut out = table(&[
+        "VIEW", "TARGET", "WINDOW", "STATUS", "ROWS", "MS", "STARTED",
+    ]);
+    for r in runs {
+        let status = match &r.error {
+            Some(e) => format!("{}: {e}", r.status),
+            None => r.status.clone(),
+        };
+        out.add_row(vec![
+            r.view,
+            r.target,
+            format!("{} .. {}", r.window_start, r.window_end),
+            status,
+            r.rows_written.map(|n| n.to_string()).unwrap_or_default(),
+            r.duration_ms.map(|n| n.to_string()).unwrap_or_default(),
+            r.started_at,
+        ]);
+    }
+    println!("{out}");
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 
 pub mod apply;
 pub mod describe;
+pub mod historical;
 pub mod init;
 pub mod list;
+pub mod materialize;
 pub mod teardown;

@@ -1,0 +1,223 @@
+//! Tables in and out: entity frames read from Parquet, CSV or Arrow IPC, and
+//! training sets written as Parquet, CSV, Arrow IPC (file or stream) or JSON.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{OfflineError, Result};
+
+/// The table formats quiver reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Parquet,
+    Csv,
+    /// Arrow IPC file format (`.arrow`).
+    ArrowFile,
+    /// Arrow IPC stream format (HTTP `application/vnd.apache.arrow.stream`).
+    ArrowStream,
+    /// Row-oriented JSON: `[{"column": value, ...}, ...]`.
+    Json,
+}
+
+impl TableFormat {
+    /// The format named by a file's extension.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("parquet") => Ok(TableFormat::Parquet),
+            Some("csv") => Ok(TableFormat::Csv),
+            Some("arrow" | "feather" | "ipc") => Ok(TableFormat::ArrowFile),
+            Some("arrows") => Ok(TableFormat::ArrowStream),
+            Some("json") => Ok(TableFormat::Json),
+            _ => Err(OfflineError::Request(format!(
+                "`{}`: unknown table format (use .parquet, .csv, .arrow or .json)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Reads a whole table from bytes.
+pub fn read_table(format: TableFormat, data: Bytes) -> Result<RecordBatch> {
+    let bad = |e: &dyn std::fmt::Display| {
+        OfflineError::Request(format!("cannot read the {format:?} table: {e}"))
+    };
+    let (schema, batches): (SchemaRef, Vec<RecordBatch>) = match format {
+        TableFormat::Parquet => {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| bad(&e))?;
+            let schema = reader.schema().clone();
+            (
+                schema,
+                reader
+                    .build()
+                    .map_err(|e| bad(&e))?
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| bad(&e))?,
+            )
+        }
+        TableFormat::Csv => {
+            let mut cursor = std::io::Cursor::new(data);
+            let format = arrow::csv::reader::Format::default().with_header(true);
+            let (schema, _) = format
+                .infer_schema(&mut cursor, Some(10_000))
+                .map_err(|e| bad(&e))?;
+            cursor.rewind().map_err(|e| bad(&e))?;
+            let schema = Arc::new(schema);
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                .with_header(true)
+                .build(cursor)
+                .map_err(|e| bad(&e))?;
+            (
+                schema,
+                reader
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| bad(&e))?,
+            )
+        }
+        TableFormat::ArrowFile => {
+            let reader = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(data), None)
+                .map_err(|e| bad(&e))?;
+            let schema = reader.schema();
+            (
+                schema,
+                reader
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| bad(&e))?,
+            )
+        }
+        TableFormat::ArrowStream => {
+            let reader =
+                arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(data), None)
+                    .map_err(|e| bad(&e))?;
+            let schema = reader.schema();
+            (
+                schema,
+                reader
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| bad(&e))?,
+            )
+        }
+        TableFormat::Json => {
+            return Err(OfflineError::Request(
+                "JSON entity frames are sent inline in requests".into(),
+            ));
+        }
+    };
+    Ok(concat_batches(&schema, &batches)?)
+}
+
+/// Reads a table file, by extension.
+pub fn read_table_file(path: &Path) -> Result<RecordBatch> {
+    let format = TableFormat::from_path(path)?;
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(|e| OfflineError::Request(format!("cannot read {}: {e}", path.display())))?;
+    read_table(format, Bytes::from(data))
+}
+
+/// Writes `batch` in `format`, in slices of `chunk_rows` so readers can stream it.
+pub fn write_table<W: Write + Send>(
+    format: TableFormat,
+    batch: &RecordBatch,
+    out: W,
+    chunk_rows: usize,
+) -> Result<()> {
+    let chunks = (0..batch.num_rows().max(1))
+        .step_by(chunk_rows.max(1))
+        .map(|start| {
+            let len = chunk_rows.min(batch.num_rows().saturating_sub(start));
+            batch.slice(start, len)
+        });
+    let io = |e: std::io::Error| OfflineError::Write {
+        path: "<output>".into(),
+        source: Box::new(e),
+    };
+    match format {
+        TableFormat::Parquet => {
+            let mut writer = ArrowWriter::try_new(out, batch.schema(), None).map_err(|e| {
+                OfflineError::Write {
+                    path: "<output>".into(),
+                    source: Box::new(e),
+                }
+            })?;
+            for chunk in chunks {
+                writer.write(&chunk).map_err(|e| OfflineError::Write {
+                    path: "<output>".into(),
+                    source: Box::new(e),
+                })?;
+            }
+            writer.close().map_err(|e| OfflineError::Write {
+                path: "<output>".into(),
+                source: Box::new(e),
+            })?;
+        }
+        TableFormat::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
+            for chunk in chunks {
+                writer.write(&chunk)?;
+            }
+        }
+        TableFormat::ArrowFile => {
+            let mut writer = arrow::ipc::writer::FileWriter::try_new(out, &batch.schema())?;
+            for chunk in chunks {
+                writer.write(&chunk)?;
+            }
+            writer.finish()?;
+        }
+        TableFormat::ArrowStream => {
+            let mut writer = arrow::ipc::writer::StreamWriter::try_new(out, &batch.schema())?;
+            for chunk in chunks {
+                writer.write(&chunk)?;
+            }
+            writer.finish()?;
+        }
+        TableFormat::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(out);
+            for chunk in chunks {
+                writer.write(&chunk)?;
+            }
+            writer.finish()?;
+            writer.into_inner().flush().map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a table file atomically (temporary file, then rename).
+pub fn write_table_file(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let format = TableFormat::from_path(path)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let write = |e: std::io::Error| OfflineError::Write {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    };
+    std::fs::create_dir_all(dir).map_err(write)?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    let file = std::fs::File::create(&temp).map_err(write)?;
+    let mut buffered = std::io::BufWriter::new(file);
+    write_table(format, batch, &mut buffered, 64 * 1024)?;
+    buffered.flush().map_err(write)?;
+    std::fs::rename(&temp, path).map_err(write)
+}

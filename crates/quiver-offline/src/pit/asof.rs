@@ -1,0 +1,288 @@
+//! The as-of merge of one view: entity rows sorted by (keys, time) against the
+//! view's rows streamed sorted by (keys, effective time), one pass each.
+//!
+//! For an entity row `(k, t)` the answer is, among rows with key `k` and
+//! effective time `<= t`, the one with the greatest (event time, created time);
+//! it counts only if its event time is within the TTL (`>= t - ttl`). The
+//! effective time is the event time, or in as-of-known-time mode the later of
+//! event and created time (a row known only after `t` must not be used).
+
+use std::cmp::Ordering;
+
+use arrow::array::{
+    Array, ArrayRef, RecordBatch, TimestampMicrosecondArray, UInt32Array, new_null_array,
+};
+use arrow::compute::{concat, interleave, take};
+use arrow::datatypes::SchemaRef;
+use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+
+use crate::error::{OfflineError, Result};
+use crate::view_schema::{CREATED_TS, EVENT_TS};
+
+/// Entity rows handled per output chunk; also the flush point that lets the
+/// merge release view batches it no longer needs.
+const CHUNK: usize = 8192;
+/// Flush early when a chunk spans this many view batches, bounding memory when
+/// entity rows are sparse against a dense view.
+const MAX_RETAINED: usize = 32;
+
+/// The entity side of one view's merge.
+pub struct EntitySide {
+    /// The entity key columns, cast to the view's key types, in key order.
+    pub keys: Vec<ArrayRef>,
+    pub times: Vec<i64>,
+}
+
+/// The view side: the stream and which columns to output.
+pub struct ViewSide {
+    pub stream: SendableRecordBatchStream,
+    pub key_names: Vec<String>,
+    pub feature_names: Vec<String>,
+    pub feature_schema: SchemaRef,
+    pub ttl_us: Option<i64>,
+    pub as_of_known_time: bool,
+}
+
+/// The chosen row for the current key.
+struct Best {
+    key: OwnedRow,
+    slot: usize,
+    row: usize,
+    event: i64,
+    created: Option<i64>,
+}
+
+/// The current view batch with its decoded columns.
+struct Current {
+    slot: usize,
+    rows: Rows,
+    event: TimestampMicrosecondArray,
+    created: TimestampMicrosecondArray,
+    len: usize,
+    pos: usize,
+}
+
+/// Runs the merge; returns the feature columns in the entity frame's row order.
+pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Vec<ArrayRef>> {
+    let n = entity.times.len();
+    let fields: Vec<SortField> = entity
+        .keys
+        .iter()
+        .map(|k| SortField::new(k.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields)?;
+    let left_rows = converter.convert_columns(&entity.keys)?;
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        left_rows
+            .row(a as usize)
+            .cmp(&left_rows.row(b as usize))
+            .then(entity.times[a as usize].cmp(&entity.times[b as usize]))
+    });
+
+    // Slot 0 is a one-row null batch: the answer for "no candidate".
+    let nulls: Vec<ArrayRef> = view
+        .feature_schema
+        .fields()
+        .iter()
+        .map(|f| new_null_array(f.data_type(), 1))
+        .collect();
+    let mut retained: Vec<Vec<ArrayRef>> = vec![nulls];
+    let mut current: Option<Current> = None;
+    let mut best: Option<Best> = None;
+    let mut exhausted = false;
+    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(CHUNK);
+    let mut chunks: Vec<Vec<ArrayRef>> = Vec::new();
+
+    for &left in &order {
+        let left = left as usize;
+        let key = left_rows.row(left);
+        let t = entity.times[left];
+        loop {
+            let needs_batch = current.as_ref().is_none_or(|c| c.pos >= c.len);
+            if needs_batch {
+                if exhausted {
+                    break;
+                }
+                match view.stream.next().await {
+                    Some(batch) => {
+                        let batch = batch?;
+                        if batch.num_rows() == 0 {
+                            continue;
+                        }
+                        current = Some(load(&batch, &view, &converter, &mut retained)?);
+                        continue;
+                    }
+                    None => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+            }
+            let Some(c) = current.as_mut() else { break };
+            let right_key = c.rows.row(c.pos);
+            let event = c.event.value(c.pos);
+            let created = (!c.created.is_null(c.pos)).then(|| c.created.value(c.pos));
+            let effective = if view.as_of_known_time {
+                created.map_or(event, |c| c.max(event))
+            } else {
+                event
+            };
+            match right_key.cmp(&key) {
+                // A key below the current entity key: no later entity row has it.
+                Ordering::Less => c.pos += 1,
+                Ordering::Equal if effective <= t => {
+                    let better = match &best {
+                        Some(b) if b.key.row() == right_key => {
+                            (event, created) >= (b.event, b.created)
+                        }
+                        _ => true,
+                    };
+                    if better {
+                        best = Some(Best {
+                            key: right_key.owned(),
+                            slot: c.slot,
+                            row: c.pos,
+                            event,
+                            created,
+                        });
+                    }
+                    c.pos += 1;
+                }
+                _ => break,
+            }
+        }
+        let pick = match &best {
+            Some(b)
+                if b.key.row() == key
+                    && view
+                        .ttl_us
+                        .is_none_or(|ttl| b.event >= t.saturating_sub(ttl)) =>
+            {
+                (b.slot, b.row)
+            }
+            _ => (0, 0),
+        };
+        picks.push(pick);
+        if picks.len() == CHUNK || retained.len() > MAX_RETAINED {
+            flush(
+                &mut picks,
+                &mut retained,
+                &mut chunks,
+                &mut best,
+                &mut current,
+            )?;
+        }
+    }
+    flush(
+        &mut picks,
+        &mut retained,
+        &mut chunks,
+        &mut best,
+        &mut current,
+    )?;
+
+    // Back from (keys, time) order to the entity frame's order.
+    let mut inverse = vec![0u32; n];
+    for (sorted_position, &original) in order.iter().enumerate() {
+        inverse[original as usize] = sorted_position as u32;
+    }
+    let inverse = UInt32Array::from(inverse);
+    let mut columns = Vec::with_capacity(view.feature_names.len());
+    for f in 0..view.feature_names.len() {
+        let parts: Vec<&dyn Array> = chunks.iter().map(|c| c[f].as_ref()).collect();
+        let sorted = if parts.is_empty() {
+            new_null_array(view.feature_schema.field(f).data_type(), 0)
+        } else {
+            concat(&parts)?
+        };
+        columns.push(take(&sorted, &inverse, None)?);
+    }
+    Ok(columns)
+}
+
+/// Decodes a view batch and keeps its feature columns in a new slot.
+fn load(
+    batch: &RecordBatch,
+    view: &ViewSide,
+    converter: &RowConverter,
+    retained: &mut Vec<Vec<ArrayRef>>,
+) -> Result<Current> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| OfflineError::Config(format!("offline data lacks column `{name}`")))
+    };
+    let keys = view
+        .key_names
+        .iter()
+        .map(|k| column(k))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = converter.convert_columns(&keys)?;
+    let timestamps = |name: &str| -> Result<TimestampMicrosecondArray> {
+        column(name)?
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .cloned()
+            .ok_or_else(|| {
+                OfflineError::Config(format!(
+                    "offline column `{name}` is not microsecond timestamps"
+                ))
+            })
+    };
+    let features = view
+        .feature_names
+        .iter()
+        .map(|f| column(f))
+        .collect::<Result<Vec<_>>>()?;
+    retained.push(features);
+    Ok(Current {
+        slot: retained.len() - 1,
+        rows,
+        event: timestamps(EVENT_TS)?,
+        created: timestamps(CREATED_TS)?,
+        len: batch.num_rows(),
+        pos: 0,
+    })
+}
+
+/// Materializes the picked values and drops view batches nothing refers to.
+fn flush(
+    picks: &mut Vec<(usize, usize)>,
+    retained: &mut Vec<Vec<ArrayRef>>,
+    chunks: &mut Vec<Vec<ArrayRef>>,
+    best: &mut Option<Best>,
+    current: &mut Option<Current>,
+) -> Result<()> {
+    if !picks.is_empty() {
+        let width = retained[0].len();
+        let mut chunk = Vec::with_capacity(width);
+        for f in 0..width {
+            let sources: Vec<&dyn Array> = retained.iter().map(|r| r[f].as_ref()).collect();
+            chunk.push(interleave(&sources, picks)?);
+        }
+        chunks.push(chunk);
+        picks.clear();
+    }
+    // Keep slot 0 (nulls), the current batch, and a one-row copy of the best row.
+    let mut kept: Vec<Vec<ArrayRef>> = vec![retained[0].clone()];
+    if let Some(c) = current.as_mut() {
+        kept.push(retained[c.slot].clone());
+        c.slot = kept.len() - 1;
+    }
+    if let Some(b) = best.as_mut() {
+        let index = UInt32Array::from(vec![b.row as u32]);
+        let row: Vec<ArrayRef> = retained[b.slot]
+            .iter()
+            .map(|a| take(a, &index, None))
+            .collect::<std::result::Result<_, _>>()?;
+        kept.push(row);
+        b.slot = kept.len() - 1;
+        b.row = 0;
+    }
+    *retained = kept;
+    Ok(())
+}

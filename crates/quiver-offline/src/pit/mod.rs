@@ -1,0 +1,186 @@
+//! Point-in-time joins: a training set from an entity frame and the offline store.
+//!
+//! Each requested view is joined on its own: the view's stored rows are read
+//! with DataFusion (pruned to the request's time range, sorted by keys and time
+//! in a memory pool that spills to disk) and merged against the entity rows in
+//! one pass ([`asof`]). The results are put back in the entity frame's order,
+//! beside all of its columns.
+
+mod asof;
+mod entity;
+mod features;
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, ident, lit, when};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use quiver_core::RepoSpec;
+
+pub use entity::{ENTITY_TIMESTAMP, EntityFrame};
+pub use features::{FeatureSelection, ViewRequest, resolve};
+
+use crate::error::{OfflineError, Result};
+use crate::store::OfflineStore;
+use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema};
+
+/// What a training set asks for.
+#[derive(Debug, Clone)]
+pub struct HistoricalRequest {
+    pub features: FeatureSelection,
+    /// Name output columns `view__feature` instead of `feature`.
+    pub full_feature_names: bool,
+    /// Count a row only if it was also known (created) by the entity row's time.
+    pub as_of_known_time: bool,
+}
+
+/// Builds the training set: the entity frame's columns, then the requested features.
+pub async fn get_historical_features(
+    ctx: &SessionContext,
+    store: &OfflineStore,
+    repo: &RepoSpec,
+    entity: &EntityFrame,
+    request: &HistoricalRequest,
+) -> Result<RecordBatch> {
+    let views = resolve(repo, &request.features, request.full_feature_names)?;
+    let entity_schema = entity.batch.schema();
+    for view in &views {
+        let missing: Vec<&str> = view
+            .view
+            .key_names()
+            .into_iter()
+            .filter(|k| entity_schema.column_with_name(k).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(OfflineError::Request(format!(
+                "the entity frame lacks join key column(s) {} needed by view `{}`",
+                missing.join(", "),
+                view.view.name()
+            )));
+        }
+        for (_, output) in &view.features {
+            if entity_schema.column_with_name(output).is_some() {
+                return Err(OfflineError::Request(format!(
+                    "the entity frame already has a column `{output}`; rename it or ask for full_feature_names"
+                )));
+            }
+        }
+    }
+
+    let min_t = entity.times.iter().copied().min().unwrap_or(0);
+    let max_t = entity.times.iter().copied().max().unwrap_or(0);
+    let mut fields: Vec<Arc<Field>> = entity_schema.fields().iter().cloned().collect();
+    let mut columns: Vec<ArrayRef> = entity.batch.columns().to_vec();
+    for request_view in &views {
+        let view = &request_view.view;
+        let feature_names: Vec<String> = request_view
+            .features
+            .iter()
+            .map(|(f, _)| f.clone())
+            .collect();
+        let feature_fields: Vec<Field> = feature_names
+            .iter()
+            .map(|f| view.schema.field_with_name(f).cloned())
+            .collect::<std::result::Result<_, _>>()?;
+        let keys = view
+            .keys
+            .iter()
+            .map(|k| entity.key_column(&k.name, k.dtype))
+            .collect::<Result<Vec<_>>>()?;
+        let ttl_us = view
+            .view
+            .ttl
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let stream = view_rows(
+            ctx,
+            store,
+            view,
+            min_t,
+            max_t,
+            ttl_us,
+            request.as_of_known_time,
+        )
+        .await?;
+        let merged = asof::merge(
+            asof::EntitySide {
+                keys,
+                times: entity.times.clone(),
+            },
+            asof::ViewSide {
+                stream,
+                key_names: view.key_names().into_iter().map(String::from).collect(),
+                feature_names,
+                feature_schema: Arc::new(Schema::new(feature_fields.clone())),
+                ttl_us,
+                as_of_known_time: request.as_of_known_time,
+            },
+        )
+        .await?;
+        for ((field, column), (_, output)) in feature_fields
+            .into_iter()
+            .zip(merged)
+            .zip(&request_view.features)
+        {
+            fields.push(Arc::new(field.with_name(output).with_nullable(true)));
+            columns.push(column);
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// The view's stored rows that can answer entity times in `[min_t, max_t]`,
+/// sorted by keys, then effective time.
+async fn view_rows(
+    ctx: &SessionContext,
+    store: &OfflineStore,
+    view: &ViewSchema,
+    min_t: i64,
+    max_t: i64,
+    ttl_us: Option<i64>,
+    as_of_known_time: bool,
+) -> Result<SendableRecordBatchStream> {
+    let files = store.files(view.name())?;
+    if files.is_empty() {
+        let empty = futures::stream::empty();
+        return Ok(Box::pin(RecordBatchStreamAdapter::new(
+            view.schema.clone(),
+            empty,
+        )));
+    }
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| f.path.to_string_lossy().into_owned())
+        .collect();
+    // The view's current schema: files written before a feature was added read it as null.
+    let options = ParquetReadOptions::default().schema(&view.schema);
+    let df = ctx.read_parquet(paths, options).await?;
+    let at = |us: i64| {
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(us),
+            Some("UTC".into()),
+        ))
+    };
+    let mut keep = ident(EVENT_TS).lt_eq(at(max_t));
+    if let Some(ttl) = ttl_us {
+        keep = keep.and(ident(EVENT_TS).gt_eq(at(min_t.saturating_sub(ttl))));
+    }
+    let effective: Expr = if as_of_known_time {
+        when(ident(CREATED_TS).gt(ident(EVENT_TS)), ident(CREATED_TS)).otherwise(ident(EVENT_TS))?
+    } else {
+        ident(EVENT_TS)
+    };
+    let mut order: Vec<_> = view
+        .key_names()
+        .into_iter()
+        .map(|k| ident(k).sort(true, true))
+        .collect();
+    order.push(effective.sort(true, true));
+    Ok(df.filter(keep)?.sort(order)?.execute_stream().await?)
+}

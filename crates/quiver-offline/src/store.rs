@@ -1,0 +1,322 @@
+//! The offline store: Parquet files managed by quiver, one directory per view,
+//! partitioned by event date, one file per (date, materialized window):
+//! `VIEW/date=YYYY-MM-DD/w_START_US_END_US.parquet`.
+//!
+//! Files are written to hidden temporaries and renamed into place, so readers
+//! never see half a file. Writing a window replaces what earlier runs stored
+//! for the same instants, so each source row is kept once however often (and
+//! with whatever overlapping windows) it is materialized.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray, UInt32Array};
+use arrow::compute::{filter_record_batch, take_record_batch};
+use chrono::DateTime;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{OfflineError, Result};
+use crate::view_schema::{EVENT_TS, ViewSchema};
+use crate::window::TimeWindow;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// What one materialization wrote.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteStats {
+    pub rows_written: u64,
+    pub files: Vec<PathBuf>,
+    /// Rows of earlier runs removed because this window replaced them.
+    pub rows_replaced: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct OfflineStore {
+    root: PathBuf,
+}
+
+/// One stored file and the window that wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    pub path: PathBuf,
+    pub window: TimeWindow,
+}
+
+impl OfflineStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn view_dir(&self, view: &str) -> PathBuf {
+        self.root.join(view)
+    }
+
+    /// Every live file of a view (temporaries excluded), sorted by path.
+    pub fn files(&self, view: &str) -> Result<Vec<StoredFile>> {
+        let dir = self.view_dir(view);
+        let mut files = Vec::new();
+        let Ok(days) = std::fs::read_dir(&dir) else {
+            return Ok(files);
+        };
+        for day in days {
+            let day = day
+                .map_err(|source| OfflineError::Io {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            let Ok(entries) = std::fs::read_dir(&day) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry
+                    .map_err(|source| OfflineError::Io {
+                        path: day.clone(),
+                        source,
+                    })?
+                    .path();
+                if let Some(window) = window_of(&path) {
+                    files.push(StoredFile { path, window });
+                }
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// Stores the canonical rows of `stream` as `view`'s data for `window`,
+    /// replacing what earlier runs stored for instants inside it.
+    pub async fn write_window(
+        &self,
+        view: &ViewSchema,
+        mut stream: SendableRecordBatchStream,
+        window: TimeWindow,
+        mut on_rows: impl FnMut(u64),
+    ) -> Result<WriteStats> {
+        let before = self.files(view.name())?;
+        let file_name = format!("w_{}_{}.parquet", window.start_us, window.end_us);
+        let mut writers: BTreeMap<i64, DayWriter> = BTreeMap::new();
+        let mut stats = WriteStats::default();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            for (day, indices) in rows_by_day(&batch)? {
+                let part = take_record_batch(&batch, &UInt32Array::from(indices))?;
+                let writer = match writers.get_mut(&day) {
+                    Some(w) => w,
+                    None => {
+                        let dir = self.view_dir(view.name()).join(day_partition(day));
+                        writers.entry(day).or_insert(DayWriter::create(
+                            &dir,
+                            &file_name,
+                            &view.schema,
+                        )?)
+                    }
+                };
+                writer.write(&part)?;
+                stats.rows_written += part.num_rows() as u64;
+                on_rows(part.num_rows() as u64);
+            }
+        }
+        let mut written = HashSet::new();
+        for (_, writer) in writers {
+            let path = writer.commit()?;
+            written.insert(path.clone());
+            stats.files.push(path);
+        }
+        // Only now, with the new data in place, drop what it replaces: a crash
+        // before this point leaves duplicates of identical rows, never a gap.
+        for old in before
+            .into_iter()
+            .filter(|f| f.window.overlaps(&window) && !written.contains(&f.path))
+        {
+            stats.rows_replaced += trim(&old, &window)?;
+        }
+        Ok(stats)
+    }
+}
+
+/// `date=YYYY-MM-DD` of a day number since the epoch.
+fn day_partition(day: i64) -> String {
+    let date = DateTime::from_timestamp_micros(day * MICROS_PER_DAY)
+        .map(|t| t.date_naive().to_string())
+        .unwrap_or_default();
+    format!("date={date}")
+}
+
+/// The window encoded in a stored file's name.
+fn window_of(path: &Path) -> Option<TimeWindow> {
+    let name = path.file_name()?.to_str()?;
+    // `_` separates the bounds: they may be negative (before 1970).
+    let (start, end) = name
+        .strip_prefix("w_")?
+        .strip_suffix(".parquet")?
+        .split_once('_')?;
+    Some(TimeWindow {
+        start_us: start.parse().ok()?,
+        end_us: end.parse().ok()?,
+    })
+}
+
+/// Row indices of a canonical batch grouped by event day.
+fn rows_by_day(batch: &RecordBatch) -> Result<BTreeMap<i64, Vec<u32>>> {
+    let ts = event_times(batch)?;
+    let mut days: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+    for (i, t) in ts.values().iter().enumerate() {
+        days.entry(t.div_euclid(MICROS_PER_DAY))
+            .or_default()
+            .push(i as u32);
+    }
+    Ok(days)
+}
+
+fn event_times(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray> {
+    batch
+        .column_by_name(EVENT_TS)
+        .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+        .ok_or_else(|| {
+            OfflineError::Config(format!("batch without a microsecond `{EVENT_TS}` column"))
+        })
+}
+
+fn write_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> OfflineError {
+    OfflineError::Write {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .build()
+}
+
+/// A Parquet file being written under a hidden temporary name.
+struct DayWriter {
+    temp: PathBuf,
+    target: PathBuf,
+    writer: ArrowWriter<File>,
+}
+
+impl DayWriter {
+    fn create(dir: &Path, name: &str, schema: &arrow::datatypes::SchemaRef) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&temp).map_err(|e| write_error(&temp, e))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+            .map_err(|e| write_error(&temp, e))?;
+        Ok(Self {
+            target: dir.join(name),
+            temp,
+            writer,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| write_error(&self.temp, e))
+    }
+
+    /// Finishes the file, syncs it and renames it into place.
+    fn commit(self) -> Result<PathBuf> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| write_error(&self.temp, e))?;
+        file.sync_all().map_err(|e| write_error(&self.temp, e))?;
+        std::fs::rename(&self.temp, &self.target).map_err(|e| write_error(&self.target, e))?;
+        Ok(self.target)
+    }
+}
+
+/// Removes the rows of `old` inside `window`; returns how many were removed.
+fn trim(old: &StoredFile, window: &TimeWindow) -> Result<u64> {
+    let remove = |path: &Path| std::fs::remove_file(path).map_err(|e| write_error(path, e));
+    let open = File::open(&old.path).map_err(|source| OfflineError::Io {
+        path: old.path.clone(),
+        source,
+    })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(open)
+        .and_then(|b| b.build())
+        .map_err(|source| OfflineError::Parquet {
+            path: old.path.clone(),
+            source,
+        })?;
+    if window.covers(&old.window) {
+        let rows: usize = reader.map(|b| b.map(|b| b.num_rows()).unwrap_or(0)).sum();
+        remove(&old.path)?;
+        return Ok(rows as u64);
+    }
+    let dir = old.path.parent().unwrap_or(Path::new("."));
+    let name = old
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file.parquet");
+    let mut writer: Option<DayWriter> = None;
+    let mut removed = 0u64;
+    for batch in reader {
+        let batch = batch?;
+        let ts = event_times(&batch)?;
+        let keep: BooleanArray = ts
+            .iter()
+            .map(|t| Some(!t.is_some_and(|t| window.contains(t))))
+            .collect();
+        removed += (keep.len() - keep.true_count()) as u64;
+        let kept = filter_record_batch(&batch, &keep)?;
+        if kept.num_rows() > 0 {
+            if writer.is_none() {
+                // The file keeps its own schema: the view may have changed since it was written.
+                writer = Some(DayWriter::create(dir, name, &kept.schema())?);
+            }
+            if let Some(w) = writer.as_mut() {
+                w.write(&kept)?;
+            }
+        }
+    }
+    if removed == 0 {
+        // Nothing of this file is inside the window: leave it as it was.
+        if let Some(w) = writer {
+            let _ = std::fs::remove_file(&w.temp);
+        }
+        return Ok(0);
+    }
+    match writer {
+        Some(w) => {
+            w.commit()?;
+        }
+        None => remove(&old.path)?,
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip_windows_before_and_after_1970() {
+        for (start_us, end_us) in [(-5_000_000, 10), (0, 86_400_000_000), (-20, -10)] {
+            let name = format!("w_{start_us}_{end_us}.parquet");
+            assert_eq!(
+                window_of(Path::new(&name)),
+                Some(TimeWindow { start_us, end_us })
+            );
+        }
+        assert_eq!(window_of(Path::new(".w_1_2.parquet.7.tmp")), None);
+        assert_eq!(day_partition(0), "date=1970-01-01");
+        assert_eq!(day_partition(-1), "date=1969-12-31");
+    }
+}

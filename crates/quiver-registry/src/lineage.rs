@@ -1,0 +1,240 @@
+//! Lineage records: materialization runs and saved datasets.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{RegistryError, Result};
+use crate::registry::Registry;
+
+/// One materialization of one view over one window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaterializationRun {
+    pub id: String,
+    pub view: String,
+    pub target: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub window_end_us: i64,
+    pub registry_version: i64,
+    pub status: String,
+    pub rows_read: Option<i64>,
+    pub rows_written: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunResult {
+    Succeeded {
+        rows_read: i64,
+        rows_written: i64,
+        duration_ms: i64,
+    },
+    Failed {
+        error: String,
+        duration_ms: i64,
+    },
+}
+
+/// A training set kept under a name, with what built it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SavedDataset {
+    pub name: String,
+    pub registry_version: i64,
+    pub request: serde_json::Value,
+    pub offline_snapshot: serde_json::Value,
+    pub row_count: i64,
+    pub path: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+fn rfc3339(us: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| us.to_string())
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn json(text: String, what: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(&text).map_err(|e| RegistryError::Corrupt {
+        what: what.into(),
+        detail: e.to_string(),
+    })
+}
+
+fn run_from(row: &AnyRow) -> Result<MaterializationRun> {
+    Ok(MaterializationRun {
+        id: row.try_get("id")?,
+        view: row.try_get("view")?,
+        target: row.try_get("target")?,
+        window_start: rfc3339(row.try_get("window_start_us")?),
+        window_end: rfc3339(row.try_get("window_end_us")?),
+        window_end_us: row.try_get("window_end_us")?,
+        registry_version: row.try_get("registry_version")?,
+        status: row.try_get("status")?,
+        rows_read: row.try_get("rows_read")?,
+        rows_written: row.try_get("rows_written")?,
+        duration_ms: row.try_get("duration_ms")?,
+        error: row.try_get("error")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+const RUN_COLUMNS: &str = "id, view, target, window_start_us, window_end_us, registry_version, status, rows_read, \
+                           rows_written, duration_ms, error, started_at, finished_at";
+
+impl Registry {
+    /// Records a run as started; returns its id. A run that never finishes stays `running`.
+    pub async fn start_run(
+        &self,
+        project: &str,
+        view: &str,
+        target: &str,
+        window: (i64, i64),
+        registry_version: i64,
+    ) -> Result<String> {
+        let started_at = now();
+        let id = format!(
+            "{}-{}-{view}-{target}",
+            Utc::now().timestamp_micros(),
+            std::process::id()
+        );
+        sqlx::query(
+            "INSERT INTO materialization_runs (id, project, view, target, window_start_us, window_end_us, registry_version, status, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8)",
+        )
+        .bind(&id)
+        .bind(project)
+        .bind(view)
+        .bind(target)
+        .bind(window.0)
+        .bind(window.1)
+        .bind(registry_version)
+        .bind(&started_at)
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn finish_run(&self, id: &str, result: &RunResult) -> Result<()> {
+        let (status, rows_read, rows_written, duration_ms, error) = match result {
+            RunResult::Succeeded {
+                rows_read,
+                rows_written,
+                duration_ms,
+            } => (
+                "succeeded",
+                Some(*rows_read),
+                Some(*rows_written),
+                *duration_ms,
+                None,
+            ),
+            RunResult::Failed { error, duration_ms } => {
+                ("failed", None, None, *duration_ms, Some(error.clone()))
+            }
+        };
+        sqlx::query(
+            "UPDATE materialization_runs SET status = $2, rows_read = $3, rows_written = $4, duration_ms = $5, error = $6, finished_at = $7 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(rows_read)
+        .bind(rows_written)
+        .bind(duration_ms)
+        .bind(error)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Runs of a project (optionally of one view), newest first.
+    pub async fn runs(&self, project: &str, view: Option<&str>) -> Result<Vec<MaterializationRun>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM materialization_runs WHERE project = $1 AND ($2 = '' OR view = $2) ORDER BY started_at DESC, id DESC"
+        )))
+        .bind(project)
+        .bind(view.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(run_from).collect()
+    }
+
+    /// The end of the latest successful run of `view` into `target` (for incremental materialization).
+    pub async fn materialized_until(
+        &self,
+        project: &str,
+        view: &str,
+        target: &str,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MAX(window_end_us) FROM materialization_runs WHERE project = $1 AND view = $2 AND target = $3 AND status = 'succeeded'",
+        )
+        .bind(project)
+        .bind(view)
+        .bind(target)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    /// Saves a dataset's lineage; a name is saved once.
+    pub async fn save_dataset(&self, project: &str, dataset: &SavedDataset) -> Result<()> {
+        let result = sqlx::query(
+            "INSERT INTO saved_datasets (project, name, registry_version, request, offline_snapshot, row_count, path, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (project, name) DO NOTHING",
+        )
+        .bind(project)
+        .bind(&dataset.name)
+        .bind(dataset.registry_version)
+        .bind(dataset.request.to_string())
+        .bind(dataset.offline_snapshot.to_string())
+        .bind(dataset.row_count)
+        .bind(&dataset.path)
+        .bind(&dataset.created_by)
+        .bind(&dataset.created_at)
+        .execute(self.pool())
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(RegistryError::Conflict(format!(
+                "a dataset named `{}` is already saved",
+                dataset.name
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn datasets(&self, project: &str) -> Result<Vec<SavedDataset>> {
+        let rows = sqlx::query(
+            "SELECT name, registry_version, request, offline_snapshot, row_count, path, created_by, created_at \
+             FROM saved_datasets WHERE project = $1 ORDER BY created_at, name",
+        )
+        .bind(project)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SavedDataset {
+                    name: r.try_get("name")?,
+                    registry_version: r.try_get("registry_version")?,
+                    request: json(r.try_get("request")?, "dataset request")?,
+                    offline_snapshot: json(r.try_get("offline_snapshot")?, "dataset snapshot")?,
+                    row_count: r.try_get("row_count")?,
+                    path: r.try_get("path")?,
+                    created_by: r.try_get("created_by")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
