@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use quiver_core::{DefinitionError, RepoError};
 use quiver_registry::RegistryError;
+use quiver_store::{ErrorClass, StoreError};
 
 /// Exit codes, documented in the README.
 pub mod exit {
@@ -29,6 +30,18 @@ pub enum CliError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<StoreError> for CliError {
+    fn from(error: StoreError) -> Self {
+        match (error.class(), error) {
+            (_, StoreError::Config(errors)) => CliError::Definitions(errors),
+            (_, StoreError::Registry(e)) => CliError::Registry(e),
+            (ErrorClass::User, e) => CliError::User(e.to_string()),
+            (ErrorClass::Unavailable, e) => CliError::Unavailable(e.to_string()),
+            (ErrorClass::Internal, e) => CliError::Internal(e.to_string()),
+        }
+    }
 }
 
 impl From<RepoError> for CliError {

@@ -1,0 +1,44 @@
+//! Errors of feature-store operations, classified once for every front end.
+
+use quiver_core::DefinitionError;
+use quiver_offline::OfflineError;
+use quiver_registry::RegistryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<DefinitionError>),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Offline(#[from] OfflineError),
+    /// The request is wrong: an unknown view, a name already taken, nothing applied.
+    #[error("{0}")]
+    Request(String),
+}
+
+/// Who is at fault, for exit codes and HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Bad input: fix the request or the definitions.
+    User,
+    /// A dependency is down; retrying later may help.
+    Unavailable,
+    /// Anything else.
+    Internal,
+}
+
+impl StoreError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Config(_) | StoreError::Request(_) => ErrorClass::User,
+            StoreError::Registry(RegistryError::Conflict(_)) => ErrorClass::User,
+            StoreError::Registry(e) if e.is_unavailable() => ErrorClass::Unavailable,
+            StoreError::Offline(e) if e.is_user_error() => ErrorClass::User,
+            StoreError::Offline(e) if e.is_unavailable() => ErrorClass::Unavailable,
+            _ => ErrorClass::Internal,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! The feature store as the CLI and the HTTP server see it: one project's
+//! config, registry and applied definitions, and the operations on them
+//! (materialization runs, training sets with lineage).
+
+mod error;
+mod materialize;
+mod store;
+mod time;
+mod training;
+
+pub use error::{ErrorClass, Result, StoreError};
+pub use materialize::RunReport;
+pub use store::{Applied, FeatureStore};
+pub use time::rfc3339;
+pub use training::TrainingSet;

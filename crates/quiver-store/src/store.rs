@@ -1,0 +1,115 @@
+//! Opening a project: its config, its registry and the definitions applied there.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use quiver_core::{ProjectConfig, RepoSpec};
+use quiver_offline::{EngineConfig, OfflineStore, session};
+use quiver_registry::Registry;
+
+use crate::error::{Result, StoreError};
+
+/// The definitions applied in the registry at one version: what materialization
+/// and training sets read (not the files on disk, which may be ahead).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub spec: Arc<RepoSpec>,
+    pub version: i64,
+}
+
+/// One project's feature store.
+#[derive(Debug, Clone)]
+pub struct FeatureStore {
+    pub registry: Registry,
+    pub config: ProjectConfig,
+    pub repo_root: PathBuf,
+    pub engine: EngineConfig,
+}
+
+impl FeatureStore {
+    /// Opens the project at `repo_root`; `registry` overrides the config's registry URL.
+    pub async fn open(repo_root: &Path, registry: Option<&str>) -> Result<Self> {
+        let config = ProjectConfig::load(repo_root).map_err(StoreError::Config)?;
+        let url = registry.unwrap_or(&config.registry);
+        let registry = Registry::connect(url, repo_root).await?;
+        Ok(Self {
+            registry,
+            config,
+            repo_root: repo_root.to_path_buf(),
+            engine: EngineConfig::default(),
+        })
+    }
+
+    pub fn project(&self) -> &str {
+        &self.config.project
+    }
+
+    /// Reads the applied definitions; an error when nothing is applied yet.
+    pub async fn applied(&self) -> Result<Applied> {
+        let version = self.registry.version(self.project()).await?;
+        let objects: Vec<_> = self
+            .registry
+            .objects(self.project(), None)
+            .await?
+            .into_iter()
+            .map(|o| o.object)
+            .collect();
+        if objects.is_empty() {
+            return Err(StoreError::Request(format!(
+                "project {} has nothing registered; run `quiver apply` first",
+                self.project()
+            )));
+        }
+        let spec = RepoSpec::from_objects(self.project(), &objects).map_err(|e| {
+            StoreError::Request(format!("the registry holds unreadable definitions: {e}"))
+        })?;
+        Ok(Applied {
+            spec: Arc::new(spec),
+            version,
+        })
+    }
+
+    pub fn offline_store(&self) -> OfflineStore {
+        OfflineStore::new(self.repo_root.join(&self.config.offline_store.path))
+    }
+
+    /// A query engine session with the configured memory limit, spilling to the temp dir.
+    pub fn engine(&self) -> Result<SessionContext> {
+        Ok(session(&self.engine, &std::env::temp_dir())?)
+    }
+}
+
+impl Applied {
+    /// The named views (every view with a batch source when none are named).
+    pub fn batch_views(&self, names: &[String]) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(self
+                .spec
+                .feature_views
+                .iter()
+                .filter(|v| {
+                    self.spec
+                        .source(&v.source)
+                        .is_some_and(|s| s.kind.is_batch())
+                })
+                .map(|v| v.name.clone())
+                .collect());
+        }
+        for name in names {
+            if self.spec.feature_view(name).is_none() {
+                let known: Vec<&str> = self
+                    .spec
+                    .feature_views
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect();
+                return Err(StoreError::Request(format!(
+                    "unknown feature view `{name}` (registered views: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(names.to_vec())
+    }
+}
