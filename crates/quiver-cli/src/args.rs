@@ -47,6 +47,23 @@ pub enum Command {
     MaterializeIncremental(MaterializeIncrementalArgs),
     /// Build a point-in-time correct training set for the rows of an entity file.
     Historical(HistoricalArgs),
+    /// Serve the HTTP API (training sets; online lookups with the online tier).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    #[arg(long, default_value_t = 6566)]
+    pub port: u16,
+    /// Refuse training-set requests with more entity rows than this.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_entity_rows: usize,
+    /// Refuse request bodies larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20)]
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Args)]

@@ -6,4 +6,5 @@ pub mod historical;
 pub mod init;
 pub mod list;
 pub mod materialize;
+pub mod serve;
 pub mod teardown;

@@ -1,0 +1,74 @@
+//! The API's one error type and the one place errors become HTTP statuses.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use quiver_store::{ErrorClass, StoreError};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+        }
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: message.into(),
+        }
+    }
+
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_ACCEPTABLE,
+            code: "not_acceptable",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        let (status, code) = match error.class() {
+            ErrorClass::User => (StatusCode::BAD_REQUEST, "bad_request"),
+            ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(%error, "request failed");
+        }
+        Self {
+            status,
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<quiver_offline::OfflineError> for ApiError {
+    fn from(error: quiver_offline::OfflineError) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": { "code": self.code, "message": self.message } })),
+        )
+            .into_response()
+    }
+}

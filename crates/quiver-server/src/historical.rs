@@ -1,0 +1,193 @@
+//! `POST /get-historical-features`: a training set for entity rows sent inline
+//! as JSON or uploaded as Arrow IPC / Parquet, answered as Arrow IPC stream,
+//! Parquet or JSON according to `Accept`.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use quiver_offline::formats::{TableFormat, read_table, write_table_file};
+use quiver_offline::pit::{ENTITY_TIMESTAMP, EntityFrame, FeatureSelection, HistoricalRequest};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::body::streamed;
+use crate::entities_json::entities_from_json;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+pub const ARROW_FILE: &str = "application/vnd.apache.arrow.file";
+pub const PARQUET: &str = "application/vnd.apache.parquet";
+pub const JSON: &str = "application/json";
+
+/// The request as JSON (entities inline) or as query parameters (entities uploaded).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoricalParams {
+    /// `view:feature` references; in a query string, comma separated.
+    #[serde(default, deserialize_with = "list_or_csv")]
+    pub features: Option<Vec<String>>,
+    pub feature_service: Option<String>,
+    #[serde(default)]
+    pub full_feature_names: bool,
+    #[serde(default)]
+    pub as_of_known_time: bool,
+    /// Keep the result as a saved dataset with its lineage.
+    pub save_as: Option<String>,
+    /// The entity timestamp column (default `event_timestamp`).
+    pub timestamp_column: Option<String>,
+    /// JSON bodies only: entity rows as columns.
+    pub entities: Option<Map<String, Value>>,
+}
+
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCsv {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(Option::<ListOrCsv>::deserialize(d)?.map(|v| match v {
+        ListOrCsv::List(list) => list,
+        ListOrCsv::Csv(text) => text
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    }))
+}
+
+pub async fn get_historical_features(
+    State(state): State<AppState>,
+    Query(query): Query<HistoricalParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let response_format = accepted(&headers)?;
+    let (params, entities) = match content_type(&headers)? {
+        TableFormat::Json => {
+            let mut params: HistoricalParams = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("malformed JSON request: {e}")))?;
+            let columns = params
+                .entities
+                .take()
+                .ok_or_else(|| ApiError::bad_request("the request has no `entities`"))?;
+            (params, entities_from_json(&columns)?)
+        }
+        format => (query, read_table(format, body)?),
+    };
+    let features = match (params.features, params.feature_service) {
+        (Some(list), None) => FeatureSelection::Features(list),
+        (None, Some(service)) => FeatureSelection::Service(service),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `features` or `feature_service`",
+            ));
+        }
+    };
+    let request = HistoricalRequest {
+        features,
+        full_feature_names: params.full_feature_names,
+        as_of_known_time: params.as_of_known_time,
+    };
+    let timestamp_column = params
+        .timestamp_column
+        .as_deref()
+        .unwrap_or(ENTITY_TIMESTAMP);
+    let frame = EntityFrame::new(entities, timestamp_column, state.limits.max_entity_rows)?;
+
+    let applied = state.applied()?;
+    if let Some(name) = &params.save_as {
+        if !quiver_core::is_identifier(name) {
+            return Err(ApiError::bad_request(format!(
+                "`save_as` must be letters, digits and underscores, not `{name}`"
+            )));
+        }
+        state.store.check_dataset_name(name).await?;
+    }
+    let set = state.store.training_set(&applied, &frame, &request).await?;
+    if let Some(name) = &params.save_as {
+        // Saved datasets live beside the offline data, under a directory no view can be named.
+        let path = state
+            .store
+            .offline_store()
+            .root()
+            .join("_datasets")
+            .join(format!("{name}.parquet"));
+        let batch = set.batch.clone();
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || write_table_file(&target, &batch))
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))??;
+        state
+            .store
+            .save_dataset(name, &path.display().to_string(), &set, "http")
+            .await?;
+    }
+
+    let mut response = streamed(response_format, set.batch).into_response();
+    let mime = match response_format {
+        TableFormat::ArrowStream => ARROW_STREAM,
+        TableFormat::Parquet => PARQUET,
+        _ => JSON,
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    response.headers_mut().insert(
+        "x-quiver-registry-version",
+        HeaderValue::from(set.registry_version),
+    );
+    Ok(response)
+}
+
+/// The upload's format, from `Content-Type` (JSON when absent).
+fn content_type(headers: &HeaderMap) -> Result<TableFormat, ApiError> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(JSON);
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        JSON => Ok(TableFormat::Json),
+        ARROW_STREAM => Ok(TableFormat::ArrowStream),
+        ARROW_FILE => Ok(TableFormat::ArrowFile),
+        PARQUET | "application/x-parquet" | "application/parquet" => Ok(TableFormat::Parquet),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "entity rows as `{other}` are not supported; send {JSON}, {ARROW_STREAM}, {ARROW_FILE} or {PARQUET}"
+        ))),
+    }
+}
+
+/// The response format, from `Accept` (JSON for `*/*` or none).
+fn accepted(headers: &HeaderMap) -> Result<TableFormat, ApiError> {
+    let value = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(JSON);
+    for candidate in value.split(',') {
+        let mime = candidate
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match mime.as_str() {
+            ARROW_STREAM => return Ok(TableFormat::ArrowStream),
+            PARQUET | "application/x-parquet" | "application/parquet" => {
+                return Ok(TableFormat::Parquet);
+            }
+            JSON | "*/*" | "application/*" => return Ok(TableFormat::Json),
+            _ => {}
+        }
+    }
+    Err(ApiError::not_acceptable(format!(
+        "cannot answer as `{value}`; accept {ARROW_STREAM}, {PARQUET} or {JSON}"
+    )))
+}

@@ -1,0 +1,73 @@
+//! quiver's HTTP API on axum. One server answers training-set retrieval (and,
+//! with the online tier, online lookups); errors are JSON
+//! `{"error": {"code", "message"}}` with the right 4xx/5xx status.
+
+mod body;
+mod entities_json;
+mod error;
+mod historical;
+mod state;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use quiver_store::FeatureStore;
+use serde_json::json;
+
+pub use error::ApiError;
+pub use historical::{ARROW_FILE, ARROW_STREAM, JSON, PARQUET};
+pub use state::{AppState, Limits};
+
+/// How often the server checks the registry for new definitions.
+pub const REGISTRY_REFRESH: Duration = Duration::from_secs(2);
+
+/// The API's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({ "status": "ok" })) }),
+        )
+        .route(
+            "/get-historical-features",
+            post(historical::get_historical_features),
+        )
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves the API on `addr` until Ctrl-C or SIGTERM.
+pub async fn serve(store: FeatureStore, addr: SocketAddr, limits: Limits) -> std::io::Result<()> {
+    let state = AppState::new(store, limits).await;
+    state.spawn_refresh(REGISTRY_REFRESH);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "quiver serving");
+    eprintln!("quiver: serving on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,91 @@
+//! What every handler shares: the feature store and a cached copy of the
+//! applied definitions, refreshed in the background when the registry changes
+//! (never read per request; kept when the registry is unreachable).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use quiver_store::{Applied, FeatureStore};
+
+use crate::error::ApiError;
+
+/// Limits on what one request may ask.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_entity_rows: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entity_rows: 1_000_000,
+            max_body_bytes: 256 << 20,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<FeatureStore>,
+    pub limits: Limits,
+    applied: Arc<RwLock<Option<Applied>>>,
+}
+
+impl AppState {
+    pub async fn new(store: FeatureStore, limits: Limits) -> Self {
+        let applied = store.applied().await.ok();
+        Self {
+            store: Arc::new(store),
+            limits,
+            applied: Arc::new(RwLock::new(applied)),
+        }
+    }
+
+    /// The cached definitions; a 400 when nothing is applied yet.
+    pub fn applied(&self) -> Result<Applied, ApiError> {
+        self.applied
+            .read()
+            .ok()
+            .and_then(|guard| guard.clone())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "project {} has nothing registered; run `quiver apply` first",
+                    self.store.project()
+                ))
+            })
+    }
+
+    /// Polls the registry version and reloads the definitions when it moves.
+    pub fn spawn_refresh(&self, every: Duration) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let current = state
+                    .applied
+                    .read()
+                    .ok()
+                    .and_then(|g| g.as_ref().map(|a| a.version));
+                match state.store.registry.version(state.store.project()).await {
+                    Ok(version) if Some(version) != current => match state.store.applied().await {
+                        Ok(applied) => {
+                            tracing::info!(version, "registry changed; definitions reloaded");
+                            if let Ok(mut guard) = state.applied.write() {
+                                *guard = Some(applied);
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot reload definitions; serving the cached ones")
+                        }
+                    },
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "registry unreachable; serving the cached definitions")
+                    }
+                }
+            }
+        });
+    }
+}
