@@ -148,7 +148,7 @@ else
     if [[ ! -x $QUIVER_BIN || ! -x $CARGO_TARGET_DIR/release/quiver-datagen ]]; then
         command -v cargo >/dev/null 2>&1 || die "cargo is not installed and $QUIVER_BIN does not exist; install Rust or set QUIVER_BIN"
         echo "building the release binaries (a long build the first time)"
-        (cd "$REPO_ROOT" && cargo build --release --bin quiver --bin quiver-datagen)
+        (cd "$REPO_ROOT" && cargo build --release --locked -p quiver -p quiver-datagen)
     fi
 fi
 QUIVER_BIN=$(cd "$(dirname -- "$QUIVER_BIN")" && pwd -P)/$(basename -- "$QUIVER_BIN")
