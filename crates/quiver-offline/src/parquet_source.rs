@@ -1,6 +1,7 @@
 //! Reading a Parquet source (file, hive-partitioned directory or glob) into the
 //! view's canonical layout, with the time window pushed into the scan.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::datatypes::DataType;
@@ -29,25 +30,33 @@ pub async fn read_parquet_source(
             view.source.name
         )));
     };
+    // Our own listing (not DataFusion's) so hidden and `_` files are skipped the
+    // same way everywhere; hive partition values become literal columns.
     let files = list_parquet_files(repo_root, path)?;
-    let partitions: Vec<(String, DataType)> = files[0]
-        .partitions
-        .iter()
-        .map(|(k, _)| (k.clone(), DataType::Utf8))
-        .collect();
-    let full = repo_root.join(path);
-    let df = if !partitions.is_empty() && full.is_dir() {
-        let options = ParquetReadOptions::default().table_partition_cols(partitions);
-        ctx.read_parquet(full.to_string_lossy().into_owned(), options)
-            .await?
-    } else {
-        let paths: Vec<String> = files
-            .iter()
-            .map(|f| f.path.to_string_lossy().into_owned())
-            .collect();
-        ctx.read_parquet(paths, ParquetReadOptions::default())
-            .await?
-    };
+    let mut groups: BTreeMap<Vec<(String, String)>, Vec<String>> = BTreeMap::new();
+    for file in &files {
+        groups
+            .entry(file.partitions.clone())
+            .or_default()
+            .push(file.path.to_string_lossy().into_owned());
+    }
+    let mut combined: Option<DataFrame> = None;
+    for (partitions, paths) in groups {
+        let mut df = ctx
+            .read_parquet(paths, ParquetReadOptions::default())
+            .await?;
+        for (key, value) in partitions {
+            if df.schema().field_with_unqualified_name(&key).is_err() {
+                df = df.with_column(&key, lit(value))?;
+            }
+        }
+        combined = Some(match combined {
+            None => df,
+            Some(all) => all.union_by_name(df)?,
+        });
+    }
+    let df = combined
+        .ok_or_else(|| OfflineError::NoFiles(repo_root.join(path).display().to_string()))?;
     canonical(df, view, window)
 }
 

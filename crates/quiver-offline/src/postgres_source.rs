@@ -25,6 +25,8 @@ use crate::view_schema::{CREATED_TS, ViewSchema};
 use crate::window::TimeWindow;
 
 const BATCH_ROWS: usize = 8192;
+/// An unreachable source fails after this instead of the OS's TCP timeout.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Streams the view's rows with event time in `window` from its Postgres source.
 pub async fn read_postgres_source(

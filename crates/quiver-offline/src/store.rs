@@ -129,6 +129,8 @@ impl OfflineStore {
         }
         let mut written = HashSet::new();
         for (_, writer) in writers {
+            // Re-running a window replaces its earlier file of the same name.
+            stats.rows_replaced += stored_rows(&writer.target)?;
             let path = writer.commit()?;
             written.insert(path.clone());
             stats.files.push(path);
@@ -238,6 +240,26 @@ impl DayWriter {
         file.sync_all().map_err(|e| write_error(&self.temp, e))?;
         std::fs::rename(&self.temp, &self.target).map_err(|e| write_error(&self.target, e))?;
         Ok(self.target)
+    }
+}
+
+/// Rows in a stored file (0 when there is none), from its footer.
+fn stored_rows(path: &Path) -> Result<u64> {
+    match File::open(path) {
+        Ok(file) => {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+                OfflineError::Parquet {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+            Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(source) => Err(OfflineError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
