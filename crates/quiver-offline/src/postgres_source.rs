@@ -40,13 +40,14 @@ pub async fn read_postgres_source(
         )));
     };
     let url = env::expand(url).map_err(OfflineError::Config)?;
-    let mut conn =
-        PgConnection::connect(&url)
-            .await
-            .map_err(|source| OfflineError::PostgresUnavailable {
-                url: redact_url(&url),
-                source,
-            })?;
+    let unavailable = |source| OfflineError::PostgresUnavailable {
+        url: redact_url(&url),
+        source,
+    };
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(&url))
+        .await
+        .map_err(|_| unavailable(sqlx::Error::PoolTimedOut))?
+        .map_err(unavailable)?;
     // Naive `timestamp` columns are UTC; comparisons with the bound window use this zone.
     conn.execute("SET TIME ZONE 'UTC'")
         .await
