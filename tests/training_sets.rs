@@ -359,6 +359,10 @@ fn count_rows(dir: &Path) -> usize {
     for day in std::fs::read_dir(dir).unwrap() {
         for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
+            assert!(
+                !path.to_string_lossy().contains(".unsorted."),
+                "materialized files are sorted: {path:?}"
+            );
             if path.extension().is_some_and(|e| e == "parquet")
                 && !path.file_name().unwrap().to_string_lossy().starts_with('.')
             {

@@ -12,6 +12,7 @@ mod parquet_source;
 pub mod pit;
 mod postgres_source;
 mod schema;
+mod sort_check;
 mod source;
 mod store;
 mod types;

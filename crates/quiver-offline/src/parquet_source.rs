@@ -115,5 +115,10 @@ pub fn canonical(df: DataFrame, view: &ViewSchema, window: TimeWindow) -> Result
     for key in &view.keys {
         keep = keep.and(ident(source.column_for(&key.name)).is_not_null());
     }
-    Ok(df.filter(keep)?.select(select)?)
+    // Stored files are sorted by keys and time (the offline store's invariant),
+    // so joins can merge them instead of sorting the whole view.
+    Ok(df
+        .filter(keep)?
+        .select(select)?
+        .sort(crate::view_schema::storage_order(view))?)
 }

@@ -131,9 +131,20 @@ pub async fn read_postgres_source(
             quote(source.column_for(&key.name))
         ));
     }
+    // The offline store keeps files sorted by keys and time: let Postgres sort.
+    let mut order: Vec<String> = view
+        .keys
+        .iter()
+        .map(|k| quote(source.column_for(&k.name)))
+        .collect();
+    order.push(ts.clone());
+    if let Some(created) = &created_column {
+        order.push(format!("{} NULLS FIRST", quote(created)));
+    }
     let sql = format!(
-        "SELECT {} FROM {relation} AS quiver_source WHERE {filter}",
-        select.join(", ")
+        "SELECT {} FROM {relation} AS quiver_source WHERE {filter} ORDER BY {}",
+        select.join(", "),
+        order.join(", ")
     );
     let start = DateTime::<Utc>::from_timestamp_micros(window.start_us).unwrap_or_default();
     let end = DateTime::<Utc>::from_timestamp_micros(window.end_us).unwrap_or_default();

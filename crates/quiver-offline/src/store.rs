@@ -22,6 +22,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{OfflineError, Result};
+use crate::sort_check::SortTracker;
 use crate::view_schema::{EVENT_TS, ViewSchema};
 use crate::window::TimeWindow;
 
@@ -46,6 +47,9 @@ pub struct OfflineStore {
 pub struct StoredFile {
     pub path: PathBuf,
     pub window: TimeWindow,
+    /// Rows are in storage order (keys, event time, created time): joins merge
+    /// such files instead of sorting them. Named `*.unsorted.parquet` otherwise.
+    pub sorted: bool,
 }
 
 impl OfflineStore {
@@ -85,8 +89,12 @@ impl OfflineStore {
                         source,
                     })?
                     .path();
-                if let Some(window) = window_of(&path) {
-                    files.push(StoredFile { path, window });
+                if let Some((window, sorted)) = window_of(&path) {
+                    files.push(StoredFile {
+                        path,
+                        window,
+                        sorted,
+                    });
                 }
             }
         }
@@ -104,8 +112,8 @@ impl OfflineStore {
         mut on_rows: impl FnMut(u64),
     ) -> Result<WriteStats> {
         let before = self.files(view.name())?;
-        let file_name = format!("w_{}_{}.parquet", window.start_us, window.end_us);
-        let mut writers: BTreeMap<i64, DayWriter> = BTreeMap::new();
+        let stem = format!("w_{}_{}", window.start_us, window.end_us);
+        let mut writers: BTreeMap<i64, (DayWriter, SortTracker)> = BTreeMap::new();
         let mut stats = WriteStats::default();
         while let Some(batch) = stream.next().await {
             let batch = batch?;
@@ -115,23 +123,25 @@ impl OfflineStore {
                     Some(w) => w,
                     None => {
                         let dir = self.view_dir(view.name()).join(day_partition(day));
-                        writers.entry(day).or_insert(DayWriter::create(
-                            &dir,
-                            &file_name,
-                            &view.schema,
-                        )?)
+                        let created = (
+                            DayWriter::create(&dir, &stem, &view.schema)?,
+                            SortTracker::new(view)?,
+                        );
+                        writers.entry(day).or_insert(created)
                     }
                 };
-                writer.write(&part)?;
+                writer.1.observe(&part)?;
+                writer.0.write(&part)?;
                 stats.rows_written += part.num_rows() as u64;
                 on_rows(part.num_rows() as u64);
             }
         }
         let mut written = HashSet::new();
-        for (_, writer) in writers {
+        for (_, (writer, order)) in writers {
+            let target = writer.dir.join(file_name(&stem, order.is_sorted()));
             // Re-running a window replaces its earlier file of the same name.
-            stats.rows_replaced += stored_rows(&writer.target)?;
-            let path = writer.commit()?;
+            stats.rows_replaced += stored_rows(&target)?;
+            let path = writer.commit(&target)?;
             written.insert(path.clone());
             stats.files.push(path);
         }
@@ -155,18 +165,31 @@ fn day_partition(day: i64) -> String {
     format!("date={date}")
 }
 
-/// The window encoded in a stored file's name.
-fn window_of(path: &Path) -> Option<TimeWindow> {
-    let name = path.file_name()?.to_str()?;
+/// A stored file's name: sorted files are plain, others say so.
+fn file_name(stem: &str, sorted: bool) -> String {
+    if sorted {
+        format!("{stem}.parquet")
+    } else {
+        format!("{stem}.unsorted.parquet")
+    }
+}
+
+/// The window encoded in a stored file's name, and whether its rows are sorted.
+fn window_of(path: &Path) -> Option<(TimeWindow, bool)> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    let (stem, sorted) = match stem.strip_suffix(".unsorted") {
+        Some(stem) => (stem, false),
+        None => (stem, true),
+    };
     // `_` separates the bounds: they may be negative (before 1970).
-    let (start, end) = name
-        .strip_prefix("w_")?
-        .strip_suffix(".parquet")?
-        .split_once('_')?;
-    Some(TimeWindow {
-        start_us: start.parse().ok()?,
-        end_us: end.parse().ok()?,
-    })
+    let (start, end) = stem.strip_prefix("w_")?.split_once('_')?;
+    Some((
+        TimeWindow {
+            start_us: start.parse().ok()?,
+            end_us: end.parse().ok()?,
+        },
+        sorted,
+    ))
 }
 
 /// Row indices of a canonical batch grouped by event day.
@@ -206,20 +229,20 @@ fn writer_properties() -> WriterProperties {
 
 /// A Parquet file being written under a hidden temporary name.
 struct DayWriter {
+    dir: PathBuf,
     temp: PathBuf,
-    target: PathBuf,
     writer: ArrowWriter<File>,
 }
 
 impl DayWriter {
-    fn create(dir: &Path, name: &str, schema: &arrow::datatypes::SchemaRef) -> Result<Self> {
+    fn create(dir: &Path, stem: &str, schema: &arrow::datatypes::SchemaRef) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let temp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(|e| write_error(&temp, e))?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
             .map_err(|e| write_error(&temp, e))?;
         Ok(Self {
-            target: dir.join(name),
+            dir: dir.to_path_buf(),
             temp,
             writer,
         })
@@ -231,15 +254,15 @@ impl DayWriter {
             .map_err(|e| write_error(&self.temp, e))
     }
 
-    /// Finishes the file, syncs it and renames it into place.
-    fn commit(self) -> Result<PathBuf> {
+    /// Finishes the file, syncs it and renames it to `target`.
+    fn commit(self, target: &Path) -> Result<PathBuf> {
         let file = self
             .writer
             .into_inner()
             .map_err(|e| write_error(&self.temp, e))?;
         file.sync_all().map_err(|e| write_error(&self.temp, e))?;
-        std::fs::rename(&self.temp, &self.target).map_err(|e| write_error(&self.target, e))?;
-        Ok(self.target)
+        std::fs::rename(&self.temp, target).map_err(|e| write_error(target, e))?;
+        Ok(target.to_path_buf())
     }
 }
 
@@ -282,11 +305,11 @@ fn trim(old: &StoredFile, window: &TimeWindow) -> Result<u64> {
         return Ok(rows as u64);
     }
     let dir = old.path.parent().unwrap_or(Path::new("."));
-    let name = old
+    let stem = old
         .path
-        .file_name()
+        .file_stem()
         .and_then(|n| n.to_str())
-        .unwrap_or("file.parquet");
+        .unwrap_or("file");
     let mut writer: Option<DayWriter> = None;
     let mut removed = 0u64;
     for batch in reader {
@@ -301,7 +324,7 @@ fn trim(old: &StoredFile, window: &TimeWindow) -> Result<u64> {
         if kept.num_rows() > 0 {
             if writer.is_none() {
                 // The file keeps its own schema: the view may have changed since it was written.
-                writer = Some(DayWriter::create(dir, name, &kept.schema())?);
+                writer = Some(DayWriter::create(dir, stem, &kept.schema())?);
             }
             if let Some(w) = writer.as_mut() {
                 w.write(&kept)?;
@@ -316,8 +339,9 @@ fn trim(old: &StoredFile, window: &TimeWindow) -> Result<u64> {
         return Ok(0);
     }
     match writer {
+        // Filtering keeps the order, so the file keeps its name (and its sortedness).
         Some(w) => {
-            w.commit()?;
+            w.commit(&old.path)?;
         }
         None => remove(&old.path)?,
     }
@@ -334,7 +358,12 @@ mod tests {
             let name = format!("w_{start_us}_{end_us}.parquet");
             assert_eq!(
                 window_of(Path::new(&name)),
-                Some(TimeWindow { start_us, end_us })
+                Some((TimeWindow { start_us, end_us }, true))
+            );
+            let unsorted = format!("w_{start_us}_{end_us}.unsorted.parquet");
+            assert_eq!(
+                window_of(Path::new(&unsorted)),
+                Some((TimeWindow { start_us, end_us }, false))
             );
         }
         assert_eq!(window_of(Path::new(".w_1_2.parquet.7.tmp")), None);

@@ -93,3 +93,17 @@ impl ViewSchema {
         self.keys.iter().map(|k| k.name.as_str()).collect()
     }
 }
+
+/// The order rows are stored in: join keys, then event time, then created time
+/// (a missing created time first, as the lowest).
+pub fn storage_order(view: &ViewSchema) -> Vec<datafusion::logical_expr::SortExpr> {
+    use datafusion::logical_expr::ident;
+    let mut order: Vec<_> = view
+        .keys
+        .iter()
+        .map(|k| ident(&k.name).sort(true, true))
+        .collect();
+    order.push(ident(EVENT_TS).sort(true, true));
+    order.push(ident(CREATED_TS).sort(true, true));
+    order
+}

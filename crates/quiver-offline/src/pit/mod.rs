@@ -26,7 +26,7 @@ pub use features::{FeatureSelection, ViewRequest, resolve};
 
 use crate::error::{OfflineError, Result};
 use crate::store::OfflineStore;
-use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema};
+use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema, storage_order};
 
 /// What a training set asks for.
 #[derive(Debug, Clone)]
@@ -103,6 +103,7 @@ pub async fn get_historical_features(
             max_t,
             ttl_us,
             request.as_of_known_time,
+            &feature_names,
         )
         .await?;
         let merged = asof::merge(
@@ -145,6 +146,7 @@ async fn view_rows(
     max_t: i64,
     ttl_us: Option<i64>,
     as_of_known_time: bool,
+    features: &[String],
 ) -> Result<SendableRecordBatchStream> {
     let files = store.files(view.name())?;
     if files.is_empty() {
@@ -159,8 +161,24 @@ async fn view_rows(
         .map(|f| f.path.to_string_lossy().into_owned())
         .collect();
     // The view's current schema: files written before a feature was added read it as null.
-    let options = ParquetReadOptions::default().schema(&view.schema);
-    let df = ctx.read_parquet(paths, options).await?;
+    // Each file is sorted in storage order, so in the plain mode DataFusion merges
+    // the files (one partition each) instead of sorting all rows.
+    let sorted_files = !as_of_known_time && files.iter().all(|f| f.sorted);
+    let mut options = ParquetReadOptions::default().schema(&view.schema);
+    if sorted_files {
+        options = options.file_sort_order(vec![storage_order(view)]);
+    }
+    let df = if sorted_files {
+        // One partition per file keeps each file's order for the merge.
+        let config = ctx
+            .copied_config()
+            .with_target_partitions(paths.len().max(1))
+            .set_bool("datafusion.optimizer.repartition_file_scans", false);
+        let per_file = SessionContext::new_with_config_rt(config, ctx.runtime_env());
+        per_file.read_parquet(paths, options).await?
+    } else {
+        ctx.read_parquet(paths, options).await?
+    };
     let at = |us: i64| {
         lit(ScalarValue::TimestampMicrosecond(
             Some(us),
@@ -171,16 +189,27 @@ async fn view_rows(
     if let Some(ttl) = ttl_us {
         keep = keep.and(ident(EVENT_TS).gt_eq(at(min_t.saturating_sub(ttl))));
     }
-    let effective: Expr = if as_of_known_time {
-        when(ident(CREATED_TS).gt(ident(EVENT_TS)), ident(CREATED_TS)).otherwise(ident(EVENT_TS))?
+    let mut columns: Vec<Expr> = view.key_names().into_iter().map(ident).collect();
+    columns.push(ident(EVENT_TS));
+    columns.push(ident(CREATED_TS));
+    columns.extend(features.iter().map(ident));
+    let order = if as_of_known_time {
+        let effective = when(ident(CREATED_TS).gt(ident(EVENT_TS)), ident(CREATED_TS))
+            .otherwise(ident(EVENT_TS))?;
+        let mut order: Vec<_> = view
+            .key_names()
+            .into_iter()
+            .map(|k| ident(k).sort(true, true))
+            .collect();
+        order.push(effective.sort(true, true));
+        order
     } else {
-        ident(EVENT_TS)
+        storage_order(view)
     };
-    let mut order: Vec<_> = view
-        .key_names()
-        .into_iter()
-        .map(|k| ident(k).sort(true, true))
-        .collect();
-    order.push(effective.sort(true, true));
-    Ok(df.filter(keep)?.sort(order)?.execute_stream().await?)
+    let df = df.filter(keep)?.select(columns)?.sort(order)?;
+    if std::env::var_os("QUIVER_LOG_PLANS").is_some() {
+        let plan = df.clone().create_physical_plan().await?;
+        tracing::info!(view = view.name(), plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(true), "offline read plan");
+    }
+    Ok(df.execute_stream().await?)
 }
