@@ -95,17 +95,14 @@ pub async fn get_historical_features(
             .view
             .ttl
             .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        let stream = view_rows(
-            ctx,
-            store,
+        let read = ViewRead {
             view,
-            min_t,
-            max_t,
+            features: &feature_names,
+            entity_times: (min_t, max_t),
             ttl_us,
-            request.as_of_known_time,
-            &feature_names,
-        )
-        .await?;
+            as_of_known_time: request.as_of_known_time,
+        };
+        let stream = view_rows(ctx, store, &read).await?;
         let merged = asof::merge(
             asof::EntitySide {
                 keys,
@@ -136,18 +133,30 @@ pub async fn get_historical_features(
     )?)
 }
 
-/// The view's stored rows that can answer entity times in `[min_t, max_t]`,
-/// sorted by keys, then effective time.
+/// What to read of one view for a request.
+struct ViewRead<'a> {
+    view: &'a ViewSchema,
+    features: &'a [String],
+    /// The earliest and latest entity time of the request.
+    entity_times: (i64, i64),
+    ttl_us: Option<i64>,
+    as_of_known_time: bool,
+}
+
+/// The view's stored rows that can answer the request's entity times, sorted by
+/// keys, then effective time.
 async fn view_rows(
     ctx: &SessionContext,
     store: &OfflineStore,
-    view: &ViewSchema,
-    min_t: i64,
-    max_t: i64,
-    ttl_us: Option<i64>,
-    as_of_known_time: bool,
-    features: &[String],
+    read: &ViewRead<'_>,
 ) -> Result<SendableRecordBatchStream> {
+    let ViewRead {
+        view,
+        features,
+        entity_times: (min_t, max_t),
+        ttl_us,
+        as_of_known_time,
+    } = *read;
     let files = store.files(view.name())?;
     if files.is_empty() {
         let empty = futures::stream::empty();
