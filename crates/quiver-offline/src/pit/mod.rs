@@ -15,18 +15,18 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{Expr, ident, lit, when};
+use datafusion::logical_expr::{ident, lit, when};
 use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use quiver_core::RepoSpec;
 
 pub use entity::{ENTITY_TIMESTAMP, EntityFrame};
 pub use features::{FeatureSelection, ViewRequest, resolve};
 
 use crate::error::{OfflineError, Result};
+use crate::scan::scan_view;
 use crate::store::OfflineStore;
-use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema, storage_order};
+use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema};
 
 /// What a training set asks for.
 #[derive(Debug, Clone)]
@@ -157,37 +157,6 @@ async fn view_rows(
         ttl_us,
         as_of_known_time,
     } = *read;
-    let files = store.files(view.name())?;
-    if files.is_empty() {
-        let empty = futures::stream::empty();
-        return Ok(Box::pin(RecordBatchStreamAdapter::new(
-            view.schema.clone(),
-            empty,
-        )));
-    }
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| f.path.to_string_lossy().into_owned())
-        .collect();
-    // The view's current schema: files written before a feature was added read it as null.
-    // Each file is sorted in storage order, so in the plain mode DataFusion merges
-    // the files (one partition each) instead of sorting all rows.
-    let sorted_files = !as_of_known_time && files.iter().all(|f| f.sorted);
-    let mut options = ParquetReadOptions::default().schema(&view.schema);
-    if sorted_files {
-        options = options.file_sort_order(vec![storage_order(view)]);
-    }
-    let df = if sorted_files {
-        // One partition per file keeps each file's order for the merge.
-        let config = ctx
-            .copied_config()
-            .with_target_partitions(paths.len().max(1))
-            .set_bool("datafusion.optimizer.repartition_file_scans", false);
-        let per_file = SessionContext::new_with_config_rt(config, ctx.runtime_env());
-        per_file.read_parquet(paths, options).await?
-    } else {
-        ctx.read_parquet(paths, options).await?
-    };
     let at = |us: i64| {
         lit(ScalarValue::TimestampMicrosecond(
             Some(us),
@@ -198,11 +167,8 @@ async fn view_rows(
     if let Some(ttl) = ttl_us {
         keep = keep.and(ident(EVENT_TS).gt_eq(at(min_t.saturating_sub(ttl))));
     }
-    let mut columns: Vec<Expr> = view.key_names().into_iter().map(ident).collect();
-    columns.push(ident(EVENT_TS));
-    columns.push(ident(CREATED_TS));
-    columns.extend(features.iter().map(ident));
     let order = if as_of_known_time {
+        // Rows become usable when they are known: order by the later of the two times.
         let effective = when(ident(CREATED_TS).gt(ident(EVENT_TS)), ident(CREATED_TS))
             .otherwise(ident(EVENT_TS))?;
         let mut order: Vec<_> = view
@@ -211,14 +177,9 @@ async fn view_rows(
             .map(|k| ident(k).sort(true, true))
             .collect();
         order.push(effective.sort(true, true));
-        order
+        Some(order)
     } else {
-        storage_order(view)
+        None
     };
-    let df = df.filter(keep)?.select(columns)?.sort(order)?;
-    if std::env::var_os("QUIVER_LOG_PLANS").is_some() {
-        let plan = df.clone().create_physical_plan().await?;
-        tracing::info!(view = view.name(), plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(true), "offline read plan");
-    }
-    Ok(df.execute_stream().await?)
+    scan_view(ctx, store, view, keep, features, order).await
 }
