@@ -47,8 +47,26 @@ pub enum Command {
     MaterializeIncremental(MaterializeIncrementalArgs),
     /// Build a point-in-time correct training set for the rows of an entity file.
     Historical(HistoricalArgs),
-    /// Serve the HTTP API (training sets; online lookups with the online tier).
+    /// Look up the latest feature values of a few entities in the online store.
+    Online(OnlineArgs),
+    /// Serve the HTTP API: training sets, online lookups, materialization.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// A join key value, as KEY=VALUE; repeat for more entities (and for composite keys).
+    #[arg(long, required = true)]
+    pub entity: Vec<String>,
+    /// Features as view:feature (or view for all of its features), comma separated.
+    #[arg(long, conflicts_with = "service")]
+    pub features: Option<String>,
+    /// A feature service instead of a feature list.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Name columns view__feature instead of feature.
+    #[arg(long)]
+    pub full_feature_names: bool,
 }
 
 #[derive(Debug, Args)]

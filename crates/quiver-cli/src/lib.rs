@@ -54,6 +54,7 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
             commands::materialize::run_incremental(global, args).await
         }
         Command::Historical(args) => commands::historical::run(global, args).await,
+        Command::Online(args) => commands::online::run(global, args).await,
         Command::Serve(args) => commands::serve::run(global, args).await,
     }
 }

@@ -12,6 +12,8 @@ pub enum StoreError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Offline(#[from] OfflineError),
+    #[error(transparent)]
+    Online(#[from] quiver_online::OnlineError),
     /// The request is wrong: an unknown view, a name already taken, nothing applied.
     #[error("{0}")]
     Request(String),
@@ -36,6 +38,8 @@ impl StoreError {
             StoreError::Registry(e) if e.is_unavailable() => ErrorClass::Unavailable,
             StoreError::Offline(e) if e.is_user_error() => ErrorClass::User,
             StoreError::Offline(e) if e.is_unavailable() => ErrorClass::Unavailable,
+            StoreError::Online(e) if e.is_user_error() => ErrorClass::User,
+            StoreError::Online(e) if e.is_unavailable() => ErrorClass::Unavailable,
             _ => ErrorClass::Internal,
         }
     }

@@ -4,12 +4,17 @@
 
 mod error;
 mod materialize;
+mod online;
 mod store;
 mod time;
 mod training;
 
 pub use error::{ErrorClass, Result, StoreError};
 pub use materialize::RunReport;
+pub use online::{
+    OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,
+    key_from_json,
+};
 pub use store::{Applied, FeatureStore};
 pub use time::rfc3339;
 pub use training::TrainingSet;

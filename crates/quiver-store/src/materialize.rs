@@ -6,7 +6,8 @@ use quiver_offline::{TimeWindow, ViewSchema, materialize_view};
 use quiver_registry::RunResult;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
+use crate::online::OnlineWrite;
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
 
@@ -21,6 +22,8 @@ pub struct RunReport {
     pub rows_replaced: u64,
     pub files: usize,
     pub duration_ms: u64,
+    /// The online half (views with `online: true`).
+    pub online: Option<OnlineWrite>,
 }
 
 impl FeatureStore {
@@ -105,6 +108,7 @@ impl FeatureStore {
                         rows_replaced: outcome.rows_replaced,
                         files: outcome.files.len(),
                         duration_ms,
+                        online: None,
                     });
                 }
                 Err(error) => {
@@ -117,6 +121,80 @@ impl FeatureStore {
                 }
             }
         }
+        for report in &mut reports {
+            let spec = applied.spec.feature_view(&report.view);
+            if !spec.is_some_and(|v| v.online) {
+                continue;
+            }
+            let window = windows
+                .iter()
+                .find(|(v, _)| v == &report.view)
+                .map(|(_, w)| *w)
+                .ok_or_else(|| {
+                    StoreError::Request(format!("no window for view `{}`", report.view))
+                })?;
+            let view = ViewSchema::new(&applied.spec, &report.view)?;
+            report.online = Some(
+                self.online_run(&ctx, applied, &view, window, on_rows)
+                    .await?,
+            );
+        }
         Ok(reports)
+    }
+
+    /// The online half of one view's run, recorded as its own run.
+    async fn online_run(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        applied: &Applied,
+        view: &ViewSchema,
+        window: TimeWindow,
+        on_rows: &(dyn Fn(&str, u64) + Sync),
+    ) -> Result<OnlineWrite> {
+        let run_id = self
+            .registry
+            .start_run(
+                self.project(),
+                view.name(),
+                "online",
+                (window.start_us, window.end_us),
+                applied.version,
+            )
+            .await?;
+        let started = Instant::now();
+        let name = view.name().to_string();
+        let result = self
+            .write_online(ctx, view, window, &|rows| on_rows(&name, rows))
+            .await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        match result {
+            Ok(write) => {
+                let rows = i64::try_from(write.written + write.dropped_older).unwrap_or(i64::MAX);
+                let written = i64::try_from(write.written).unwrap_or(i64::MAX);
+                self.registry
+                    .finish_run(
+                        &run_id,
+                        &RunResult::Succeeded {
+                            rows_read: rows,
+                            rows_written: written,
+                            duration_ms,
+                        },
+                    )
+                    .await?;
+                Ok(write)
+            }
+            Err(error) => {
+                self.registry
+                    .finish_run(
+                        &run_id,
+                        &RunResult::Failed {
+                            error: error.to_string(),
+                            duration_ms,
+                        },
+                    )
+                    .await?;
+                Err(error)
+            }
+        }
     }
 }

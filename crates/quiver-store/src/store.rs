@@ -19,18 +19,26 @@ pub struct Applied {
 }
 
 /// One project's feature store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FeatureStore {
     pub registry: Registry,
     pub config: ProjectConfig,
     pub repo_root: PathBuf,
     pub engine: EngineConfig,
+    /// Connected on first use (commands that never touch it never connect).
+    pub(crate) online: Arc<tokio::sync::OnceCell<Arc<dyn quiver_online::OnlineStore>>>,
 }
 
 impl FeatureStore {
     /// Opens the project at `repo_root`; `registry` overrides the config's registry URL.
     pub async fn open(repo_root: &Path, registry: Option<&str>) -> Result<Self> {
-        let config = ProjectConfig::load(repo_root).map_err(StoreError::Config)?;
+        let mut config = ProjectConfig::load(repo_root).map_err(StoreError::Config)?;
+        // Deployments point a repo at their Redis without editing quiver.yaml.
+        if let Ok(url) = std::env::var("QUIVER_ONLINE_STORE_URL")
+            && !url.is_empty()
+        {
+            config.online_store = quiver_core::OnlineStoreConfig::Redis { url };
+        }
         let url = registry.unwrap_or(&config.registry);
         let registry = Registry::connect(url, repo_root).await?;
         Ok(Self {
@@ -38,6 +46,7 @@ impl FeatureStore {
             config,
             repo_root: repo_root.to_path_buf(),
             engine: EngineConfig::default(),
+            online: Arc::default(),
         })
     }
 

@@ -68,14 +68,24 @@ async fn materialize(
 }
 
 fn print_reports(reports: &[RunReport]) {
-    let mut out = table(&["VIEW", "WINDOW", "ROWS", "REPLACED", "FILES", "SECONDS"]);
+    let mut out = table(&[
+        "VIEW", "WINDOW", "ROWS", "REPLACED", "FILES", "ONLINE", "SECONDS",
+    ]);
     for r in reports {
+        let online = match &r.online {
+            Some(w) if w.dropped_older > 0 => {
+                format!("{} (+{} older kept)", w.written, w.dropped_older)
+            }
+            Some(w) => w.written.to_string(),
+            None => "-".into(),
+        };
         out.add_row(vec![
             r.view.clone(),
             format!("{} .. {}", r.window_start, r.window_end),
             r.rows.to_string(),
             r.rows_replaced.to_string(),
             r.files.to_string(),
+            online,
             format!("{:.2}", r.duration_ms as f64 / 1000.0),
         ]);
     }

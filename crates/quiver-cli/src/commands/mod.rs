@@ -6,5 +6,6 @@ pub mod historical;
 pub mod init;
 pub mod list;
 pub mod materialize;
+pub mod online;
 pub mod serve;
 pub mod teardown;

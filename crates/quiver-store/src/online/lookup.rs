@@ -1,0 +1,179 @@
+//! Online lookups, in the shape of Feast's feature server: the latest values
+//! of the requested features for a batch of entities, one store round trip per
+//! set of join keys.
+
+use std::collections::BTreeMap;
+
+use quiver_offline::pit::{FeatureSelection, resolve};
+use quiver_online::{EntityKey, ReadView, Status};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::convert::{json_value, key_from_json};
+use crate::error::{Result, StoreError};
+use crate::store::{Applied, FeatureStore};
+use crate::time::rfc3339;
+
+/// `POST /get-online-features` as quiver reads it.
+#[derive(Debug, Clone)]
+pub struct OnlineRequest {
+    pub features: FeatureSelection,
+    /// Join key columns: `{"driver_id": [1001, 1002]}`.
+    pub entities: Map<String, Json>,
+    pub full_feature_names: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineResponse {
+    pub metadata: Metadata,
+    /// One entry per column of `metadata.feature_names`.
+    pub results: Vec<OnlineResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    pub feature_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineResult {
+    pub values: Vec<Json>,
+    pub statuses: Vec<Status>,
+    pub event_timestamps: Vec<String>,
+}
+
+/// What Feast prints for "no event time".
+const NO_TIME: &str = "1970-01-01T00:00:00Z";
+
+impl FeatureStore {
+    /// The latest values for each entity row, judged for TTL against `now_us`.
+    pub async fn get_online_features(
+        &self,
+        applied: &Applied,
+        request: &OnlineRequest,
+        now_us: i64,
+        max_entities: usize,
+    ) -> Result<OnlineResponse> {
+        let views = resolve(&applied.spec, &request.features, request.full_feature_names)?;
+        let columns: Vec<(&String, &Vec<Json>)> = request
+            .entities
+            .iter()
+            .map(|(name, values)| {
+                values.as_array().map(|v| (name, v)).ok_or_else(|| {
+                    StoreError::Request(format!("entities.{name} must be a list of values"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let rows = columns.first().map_or(0, |(_, v)| v.len());
+        if let Some((name, values)) = columns.iter().find(|(_, v)| v.len() != rows) {
+            return Err(StoreError::Request(format!(
+                "entities.{name} has {} values, other columns have {rows}",
+                values.len()
+            )));
+        }
+        if rows > max_entities {
+            return Err(StoreError::Request(format!(
+                "{rows} entities in one request, over the limit of {max_entities}"
+            )));
+        }
+
+        // Views grouped by their join keys: each group is one read of the store.
+        let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+        for (index, view) in views.iter().enumerate() {
+            groups
+                .entry(
+                    view.view
+                        .key_names()
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
+                )
+                .or_default()
+                .push(index);
+        }
+        let online = self.online().await?;
+        let mut answers: Vec<Option<Vec<Vec<quiver_online::ViewValues>>>> = vec![None; views.len()];
+        for (key_names, members) in &groups {
+            let view = &views[members[0]].view;
+            let mut keys = Vec::with_capacity(rows);
+            for row in 0..rows {
+                let mut pairs = Vec::with_capacity(key_names.len());
+                for key in &view.keys {
+                    let values = request
+                        .entities
+                        .get(&key.name)
+                        .and_then(Json::as_array)
+                        .ok_or_else(|| {
+                            StoreError::Request(format!(
+                                "missing entity key `{}` needed by view `{}`",
+                                key.name,
+                                view.name()
+                            ))
+                        })?;
+                    let value = key_from_json(&values[row], key.dtype).map_err(|e| {
+                        StoreError::Request(format!("entities.{}[{row}]: {e}", key.name))
+                    })?;
+                    pairs.push((key.name.clone(), value));
+                }
+                keys.push(EntityKey::new(pairs)?);
+            }
+            let reads: Vec<ReadView> = members
+                .iter()
+                .map(|&i| ReadView {
+                    view: views[i].view.name().to_string(),
+                    features: views[i].features.iter().map(|(f, _)| f.clone()).collect(),
+                    ttl: views[i].view.view.ttl,
+                })
+                .collect();
+            let values = online.read(&keys, &reads, now_us).await?;
+            for (position, &i) in members.iter().enumerate() {
+                answers[i] = Some(
+                    values
+                        .iter()
+                        .map(|per_key| vec![per_key[position].clone()])
+                        .collect(),
+                );
+            }
+        }
+
+        let mut feature_names = Vec::new();
+        let mut results = Vec::new();
+        let join_keys: Vec<&str> = views.iter().flat_map(|v| v.view.key_names()).collect();
+        for (name, values) in &columns {
+            if join_keys.contains(&name.as_str()) {
+                feature_names.push((*name).clone());
+                results.push(OnlineResult {
+                    values: (*values).clone(),
+                    statuses: vec![Status::Present; rows],
+                    event_timestamps: vec![NO_TIME.to_string(); rows],
+                });
+            }
+        }
+        for (view, answer) in views.iter().zip(&answers) {
+            let Some(answer) = answer else { continue };
+            for (index, (_, output)) in view.features.iter().enumerate() {
+                feature_names.push(output.clone());
+                let mut result = OnlineResult {
+                    values: Vec::with_capacity(rows),
+                    statuses: Vec::with_capacity(rows),
+                    event_timestamps: Vec::with_capacity(rows),
+                };
+                for per_key in answer {
+                    let read = &per_key[0];
+                    result
+                        .values
+                        .push(read.values.get(index).map_or(Json::Null, json_value));
+                    result.statuses.push(read.status);
+                    result
+                        .event_timestamps
+                        .push(read.event_ts.map_or_else(|| NO_TIME.to_string(), rfc3339));
+                }
+                results.push(result);
+            }
+        }
+        Ok(OnlineResponse {
+            metadata: Metadata { feature_names },
+            results,
+        })
+    }
+}

@@ -1,0 +1,51 @@
+//! The online half of the feature store: writing the latest rows into the
+//! online store, and online lookups.
+
+mod convert;
+mod lookup;
+mod materialize;
+
+use std::sync::Arc;
+
+use quiver_core::OnlineStoreConfig;
+use quiver_online::{EmbeddedStore, OnlineStore, RedisOptions, RedisStore};
+
+pub use convert::{arrow_value, json_value, key_from_json};
+pub use lookup::{OnlineRequest, OnlineResponse, OnlineResult};
+pub use materialize::OnlineWrite;
+
+use crate::error::Result;
+use crate::store::FeatureStore;
+
+impl FeatureStore {
+    /// The configured online store, connected on first use and then shared.
+    pub async fn online(&self) -> Result<Arc<dyn OnlineStore>> {
+        let store = self
+            .online
+            .get_or_try_init(|| async {
+                let store: Arc<dyn OnlineStore> = match &self.config.online_store {
+                    OnlineStoreConfig::Embedded { path } => {
+                        let dir = self.repo_root.join(path);
+                        let project = self.project().to_string();
+                        Arc::new(
+                            tokio::task::spawn_blocking(move || {
+                                EmbeddedStore::open(&dir, &project)
+                            })
+                            .await
+                            .map_err(|e| {
+                                quiver_online::OnlineError::Unavailable(format!(
+                                    "cannot open the embedded store: {e}"
+                                ))
+                            })??,
+                        )
+                    }
+                    OnlineStoreConfig::Redis { url } => Arc::new(
+                        RedisStore::connect(url, self.project(), RedisOptions::default()).await?,
+                    ),
+                };
+                Ok::<_, crate::error::StoreError>(store)
+            })
+            .await?;
+        Ok(store.clone())
+    }
+}
