@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// Refuse training-set requests with more entity rows than this.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_entity_rows: usize,
+    /// Refuse online lookups with more entities than this.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_online_entities: usize,
     /// Refuse request bodies larger than this many bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub max_body_bytes: usize,

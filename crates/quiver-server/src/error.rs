@@ -72,3 +72,9 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+/// A JSON request body, or a 400 that says what is wrong with it.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON request: {e}")))
+}

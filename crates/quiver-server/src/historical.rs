@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::body::streamed;
 use crate::entities_json::entities_from_json;
-use crate::error::ApiError;
+use crate::error::{ApiError, parse_json};
 use crate::state::AppState;
 
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
@@ -67,8 +67,7 @@ pub async fn get_historical_features(
     let response_format = accepted(&headers)?;
     let (params, entities) = match content_type(&headers)? {
         TableFormat::Json => {
-            let mut params: HistoricalParams = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("malformed JSON request: {e}")))?;
+            let mut params: HistoricalParams = parse_json(&body)?;
             let columns = params
                 .entities
                 .take()

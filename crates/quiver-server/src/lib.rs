@@ -6,6 +6,7 @@ mod body;
 mod entities_json;
 mod error;
 mod historical;
+mod online;
 mod state;
 
 use std::net::SocketAddr;
@@ -35,6 +36,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/get-historical-features",
             post(historical::get_historical_features),
+        )
+        .route("/get-online-features", post(online::get_online_features))
+        .route("/materialize", post(online::materialize))
+        .route(
+            "/materialize-incremental",
+            post(online::materialize_incremental),
         )
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -12,7 +12,10 @@ use crate::error::ApiError;
 /// Limits on what one request may ask.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Entity rows per training-set request.
     pub max_entity_rows: usize,
+    /// Entities per online lookup.
+    pub max_online_entities: usize,
     pub max_body_bytes: usize,
 }
 
@@ -20,6 +23,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_entity_rows: 1_000_000,
+            max_online_entities: 10_000,
             max_body_bytes: 256 << 20,
         }
     }

@@ -12,6 +12,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
     let store = context::store(global).await?;
     let limits = Limits {
         max_entity_rows: args.max_entity_rows,
+        max_online_entities: args.max_online_entities,
         max_body_bytes: args.max_body_bytes,
     };
     quiver_server::serve(store, SocketAddr::new(args.host, args.port), limits)
