@@ -4,9 +4,7 @@
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Float32Type;
@@ -16,92 +14,16 @@ use serde_json::{Value, json};
 const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 const PARQUET: &str = "application/vnd.apache.parquet";
 
-/// A running `quiver serve`, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
+mod common;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn quiver(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_quiver"))
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .env_remove("QUIVER_REGISTRY")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "quiver {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{Server, applied_repo, materialize_recent, start_server};
 
 /// An applied, materialized example repo and a server on a free port.
 fn serve() -> (tempfile::TempDir, PathBuf, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    quiver(
-        Path::new("."),
-        &[
-            "init",
-            repo.to_str().unwrap(),
-            "--drivers",
-            "3",
-            "--customers",
-            "2",
-            "--hours",
-            "24",
-            "--days",
-            "2",
-        ],
-    );
-    quiver(&repo, &["apply"]);
-    let now = Utc::now().duration_trunc(Duration::hours(1)).unwrap();
-    let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    quiver(
-        &repo,
-        &[
-            "materialize",
-            &ts(now - Duration::days(3)),
-            &ts(now + Duration::hours(1)),
-        ],
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quiver"))
-        .args([
-            "--repo",
-            repo.to_str().unwrap(),
-            "serve",
-            "--port",
-            "0",
-            "--max-entity-rows",
-            "100",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the server exits before listening")
-            .unwrap();
-        if let Some(address) = line.strip_prefix("quiver: serving on ") {
-            break address.trim().to_string();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (dir, repo, Server { child, url })
+    let (dir, repo) = applied_repo("http_offline");
+    materialize_recent(&repo, &[]);
+    let server = start_server(&repo, &["--max-entity-rows", "100"], &[]);
+    (dir, repo, server)
 }
 
 fn now_text() -> String {

@@ -1,0 +1,118 @@
+//! Helpers for the end-to-end tests: run the real `quiver` binary, make repos,
+//! start servers.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+/// Runs `quiver --repo REPO ARGS` with extra environment; panics on failure.
+pub fn quiver(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_quiver"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("QUIVER_REGISTRY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "quiver {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn this_hour() -> DateTime<Utc> {
+    Utc::now().duration_trunc(Duration::hours(1)).unwrap()
+}
+
+/// `quiver init` (3 drivers over 24 hours, 2 customers over 2 days), renamed to
+/// `project` so tests sharing a Redis never collide, then applied.
+pub fn applied_repo(project: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let args = [
+        "init",
+        repo.to_str().unwrap(),
+        "--drivers",
+        "3",
+        "--customers",
+        "2",
+        "--hours",
+        "24",
+        "--days",
+        "2",
+    ];
+    quiver(Path::new("."), &args, &[]);
+    let config = repo.join("quiver.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("project: driver_ranking", &format!("project: {project}")),
+    )
+    .unwrap();
+    quiver(&repo, &["apply"], &[]);
+    (dir, repo)
+}
+
+/// Materializes the last three days (the whole sample).
+pub fn materialize_recent(repo: &Path, env: &[(&str, &str)]) {
+    let now = this_hour();
+    quiver(
+        repo,
+        &[
+            "materialize",
+            &rfc3339(now - Duration::days(3)),
+            &rfc3339(now + Duration::hours(1)),
+        ],
+        env,
+    );
+}
+
+/// A running `quiver serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `quiver serve --port 0 ARGS` and waits until it listens.
+pub fn start_server(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quiver"))
+        .args(["--repo", repo.to_str().unwrap(), "serve", "--port", "0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("QUIVER_REGISTRY")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server exits before listening")
+            .unwrap();
+        if let Some(address) = line.strip_prefix("quiver: serving on ") {
+            break address.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
