@@ -172,7 +172,7 @@ struct Redis {
 
 impl Redis {
     fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &port.to_string(),
@@ -195,6 +195,8 @@ impl Redis {
             }
             std::thread::sleep(StdDuration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not start on port {port}");
     }
 

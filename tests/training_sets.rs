@@ -106,7 +106,18 @@ fn materialize_then_build_a_training_set() {
         out.contains("driver_hourly_stats") && out.contains("customer_profile"),
         "{out}"
     );
-    let runs: Value = serde_json::from_str(&ok(&repo, &["--json", "list", "runs"])).unwrap();
+    let all_runs: Value = serde_json::from_str(&ok(&repo, &["--json", "list", "runs"])).unwrap();
+    // One offline and one online run per view.
+    assert_eq!(all_runs.as_array().unwrap().len(), 4);
+    let runs = Value::Array(
+        all_runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["target"] == "offline")
+            .cloned()
+            .collect(),
+    );
     assert_eq!(runs.as_array().unwrap().len(), 2);
     assert!(
         runs.as_array()
