@@ -1,4 +1,6 @@
-//! `quiver teardown`: unregister the whole project.
+//! `quiver teardown`: unregister the project and empty its online store.
+
+use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::context;
@@ -6,30 +8,36 @@ use crate::error::CliResult;
 use crate::output::{change_lines, print_json};
 
 pub async fn run(global: &GlobalArgs) -> CliResult {
-    let config = context::config(global)?;
-    let registry = context::registry(global, &config).await?;
-    let outcome = registry
-        .teardown(&config.project, &context::applied_by())
+    let store = context::store(global).await?;
+    let outcome = store
+        .registry
+        .teardown(store.project(), &context::applied_by())
         .await?;
+    // The online store holds copies only the registry's views explain: empty it too.
+    // (The offline store is kept: it is history that is slow to rebuild.)
+    let online_keys = store
+        .online()
+        .await?
+        .clear()
+        .await
+        .map_err(quiver_store::StoreError::from)?;
     if global.json {
-        return print_json(&outcome);
+        return print_json(&json!({ "registry": outcome, "online_keys_removed": online_keys }));
     }
     if outcome.is_noop() {
+        println!("Nothing registered for project {}.", store.project());
+    } else {
+        for line in change_lines(&outcome.changes) {
+            println!("{line}");
+        }
         println!(
-            "Nothing to tear down: project {} has no registered objects.",
-            config.project
+            "Removed {} objects of project {}. Registry version {} -> {} (history kept).",
+            outcome.changes.len(),
+            store.project(),
+            outcome.from_version,
+            outcome.to_version
         );
-        return Ok(());
     }
-    for line in change_lines(&outcome.changes) {
-        println!("{line}");
-    }
-    println!(
-        "Removed {} objects of project {}. Registry version {} -> {} (history kept).",
-        outcome.changes.len(),
-        config.project,
-        outcome.from_version,
-        outcome.to_version
-    );
+    println!("Online store: {online_keys} keys removed. The offline store is kept.");
     Ok(())
 }
