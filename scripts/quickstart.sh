@@ -2,7 +2,8 @@
 # The README's main command: build quiver, generate the example repo's sample data
 # (laid out up to the current hour), register the example repo on the embedded
 # defaults (SQLite registry, no services needed), show what was registered,
-# materialize it into the offline store and build a point-in-time training set.
+# materialize it into the offline and online stores, answer an online lookup
+# and build a point-in-time training set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quiver/target}"
@@ -45,6 +46,10 @@ end=$(date -u -d '1 hour' +%Y-%m-%dT%H:00:00Z)
 step "quiver materialize $start $end"
 "$bin/quiver" --repo "$repo" materialize "$start" "$end"
 
+step "Online lookup on the embedded store (quiver online)"
+"$bin/quiver" --repo "$repo" online --entity driver_id=1001 --entity driver_id=1002 --entity driver_id=9999 \
+  --features driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips
+
 step "A training set for five entity rows (quiver historical)"
 entities="$repo/data/entities.csv"
 {
@@ -58,4 +63,4 @@ entities="$repo/data/entities.csv"
 "$bin/quiver" --repo "$repo" historical --entities "$entities" --service ride_ranking --out "$repo/data/training_set.csv"
 column -s, -t <"$repo/data/training_set.csv" 2>/dev/null || cat "$repo/data/training_set.csv"
 
-printf '\nDone. Try: %s --repo %s serve   (then POST /get-historical-features)\n' "$bin/quiver" "$repo"
+printf '\nDone. Try: %s --repo %s serve   (then POST /get-online-features or /get-historical-features)\n' "$bin/quiver" "$repo"

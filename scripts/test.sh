@@ -13,6 +13,8 @@
 #   QUIVER_TEST_POSTGRES_URL   use this PostgreSQL instead of 127.0.0.1:5432
 #                              (the user needs CREATEDB; tests create scratch databases)
 #   QUIVER_TEST_REDIS_URL      use this Redis instead of 127.0.0.1:6379
+#   QUIVER_TEST_REDIS_CLUSTER_URL  use this Redis Cluster node instead of starting
+#                              three local nodes on 127.0.0.1:7000-7002
 #   QUIVER_TEST_SERVICES_ONLY  =1: stop after the services are ensured (no cargo)
 #   QUIVER_TEST_WAIT_SECS      how long to wait for a service to become ready (30)
 #   CARGO_TARGET_DIR           default: $HOME/.cache/quiver/target (shared by clones)
@@ -305,6 +307,54 @@ ensure_redis() {
 }
 
 # ---------------------------------------------------------------------------
+# Redis Cluster (three masters on loopback, for the online store's cluster mode)
+
+CLUSTER_PORTS=(7000 7001 7002)
+
+cluster_ok() {
+    [[ $(timeout 5 redis-cli -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p') == ok ]]
+}
+
+ensure_redis_cluster() {
+    local url how port dir
+    if [[ -n ${QUIVER_TEST_REDIS_CLUSTER_URL:-} ]]; then
+        echo "redis cluster: using QUIVER_TEST_REDIS_CLUSTER_URL=$(redact "$QUIVER_TEST_REDIS_CLUSTER_URL")"
+        return
+    fi
+    url="redis://127.0.0.1:${CLUSTER_PORTS[0]}"
+    if have redis-cli && cluster_ok; then
+        how="using running cluster"
+    else
+        have redis-server && have redis-cli ||
+            die "redis cluster: redis-server and redis-cli are needed to start a test cluster (apt-get install redis-server), or set QUIVER_TEST_REDIS_CLUSTER_URL"
+        for port in "${CLUSTER_PORTS[@]}"; do
+            dir="$STATE_DIR/redis-cluster-$port"
+            mkdir -p "$dir"
+            # A node left from an earlier run is stopped and forgotten: the cluster is rebuilt.
+            timeout 5 redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+            rm -f "$dir/nodes.conf"
+            redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+                --cluster-config-file "$dir/nodes.conf" --save "" --appendonly no --dir "$dir" \
+                --logfile "$dir/redis.log" --pidfile "$dir/redis.pid" >/dev/null 2>&1 ||
+                die "redis cluster: could not start redis-server on 127.0.0.1:$port (log: $dir/redis.log)"
+        done
+        for port in "${CLUSTER_PORTS[@]}"; do
+            wait_until redis_ping_is_pong "$port" || die "redis cluster: node 127.0.0.1:$port did not answer"
+        done
+        local nodes=()
+        for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+        timeout 60 redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$STATE_DIR/redis-cluster-create.log" 2>&1 ||
+            die "redis cluster: creating the cluster failed (log: $STATE_DIR/redis-cluster-create.log)"
+        wait_until cluster_ok || die "redis cluster: the cluster did not reach state ok"
+        how="started a 3-node cluster"
+    fi
+    export QUIVER_TEST_REDIS_CLUSTER_URL=$url
+    echo "redis cluster: $how ($url)"
+}
+
+redis_ping_is_pong() { [[ $(redis_ping 127.0.0.1 "$1") == PONG ]]; }
+
+# ---------------------------------------------------------------------------
 # steps
 
 STEP_NAMES=()
@@ -343,6 +393,7 @@ step() {
 ensure_services() {
     ensure_postgres
     ensure_redis
+    ensure_redis_cluster
 }
 
 main() {

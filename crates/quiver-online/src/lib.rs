@@ -20,7 +20,7 @@ mod redis;
 mod store;
 mod value;
 
-pub use embedded::EmbeddedStore;
+pub use embedded::{EMBEDDED_FILE_NAME, EmbeddedStore};
 pub use error::{OnlineError, Result};
 pub use key::EntityKey;
 pub use model::{OnlineRow, ReadView, Status, ViewMeta, ViewValues, WriteReport, now_us};

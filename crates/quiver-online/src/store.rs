@@ -14,7 +14,9 @@ use crate::model::{OnlineRow, ReadView, ViewMeta, ViewValues, WriteReport};
 pub trait OnlineStore: Send + Sync {
     /// Writes rows of one view, event-time guarded per row (atomic per entity key),
     /// pipelined/batched. Rows are applied in order, so a later duplicate key in the
-    /// same call competes with the earlier one like any other writer.
+    /// same call competes with the earlier one like any other writer. On an error
+    /// some rows may already be stored (each row is atomic, the call is not);
+    /// writing the same rows again is safe.
     async fn write(&self, view: &ViewMeta, rows: &[OnlineRow]) -> Result<WriteReport>;
 
     /// Reads many entity keys for several views in one round trip, judged against

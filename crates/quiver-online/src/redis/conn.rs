@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
@@ -21,7 +22,50 @@ const RECONNECT_RETRIES: usize = 1;
 #[derive(Clone)]
 enum Link {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(Arc<ClusterLink>),
+}
+
+/// The cluster connection, replaced by a fresh one after an availability failure.
+///
+/// The redis crate's async cluster connection recovers from a restarted node when
+/// few requests are in flight, but with many concurrent requests failing against a
+/// dead node it can stop answering for good (seen with redis 1.8.1: every later
+/// call times out even after the node is back). A fresh connection from the same
+/// client works, so after a failure the link starts over, at most once per
+/// `rebuild_every`.
+struct ClusterLink {
+    client: ClusterClient,
+    config: ClusterConfig,
+    rebuild_every: Duration,
+    state: Mutex<ClusterState>,
+}
+
+struct ClusterState {
+    generation: u64,
+    conn: ClusterConnection,
+    built_at: Instant,
+}
+
+impl ClusterLink {
+    fn current(&self) -> (u64, ClusterConnection) {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (state.generation, state.conn.clone())
+    }
+
+    /// Starts a new connection if `generation` is still the current one and the
+    /// current one is old enough.
+    fn rebuild(&self, generation: u64) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.generation != generation || state.built_at.elapsed() < self.rebuild_every {
+            return;
+        }
+        tracing::warn!("rebuilding the Redis Cluster connection after a failure");
+        state.conn = self
+            .client
+            .get_pending_async_connection_with_config(self.config.clone());
+        state.generation += 1;
+        state.built_at = Instant::now();
+    }
 }
 
 /// A cheap-to-clone handle on Redis.
@@ -38,7 +82,12 @@ impl Conn {
     /// connects, so a store can be created while Redis is down and recover when it
     /// comes back.
     pub(crate) fn new(url: &str, cluster: bool, timeout: Duration) -> Result<Self> {
-        let shown_url = quiver_core::redact_url(url);
+        // A cluster URL may list several nodes, each with its password.
+        let shown_url = url
+            .split(',')
+            .map(|u| quiver_core::redact_url(u.trim()))
+            .collect::<Vec<_>>()
+            .join(",");
         let invalid =
             |e: RedisError| OnlineError::Invalid(format!("invalid Redis URL {shown_url}: {e}"));
         let link = if cluster {
@@ -52,7 +101,17 @@ impl Conn {
             let config = ClusterConfig::new()
                 .set_connection_timeout(timeout)
                 .set_response_timeout(timeout);
-            Link::Cluster(client.get_pending_async_connection_with_config(config))
+            let conn = client.get_pending_async_connection_with_config(config.clone());
+            Link::Cluster(Arc::new(ClusterLink {
+                client,
+                config,
+                rebuild_every: timeout.max(Duration::from_secs(1)),
+                state: Mutex::new(ClusterState {
+                    generation: 0,
+                    conn,
+                    built_at: Instant::now(),
+                }),
+            }))
         } else {
             let client = redis::Client::open(url).map_err(invalid)?;
             let config = ConnectionManagerConfig::new()
@@ -80,16 +139,33 @@ impl Conn {
         matches!(self.link, Link::Cluster(_))
     }
 
-    /// Runs `call` within the timeout; maps failures to [`OnlineError`].
+    /// Runs `call` within the timeout; maps failures to [`OnlineError`]. After an
+    /// availability failure a cluster link starts over (see [`ClusterLink`]).
     pub(crate) async fn bounded<T>(
         &self,
         what: &str,
         call: impl Future<Output = RedisResult<T>>,
     ) -> Result<T> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(classify(&self.shown_url, what, e)),
-            Err(_) => Err(self.timed_out(what)),
+        let generation = self.generation();
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => classify(&self.shown_url, what, e),
+            Err(_) => self.timed_out(what),
+        };
+        self.after_failure(generation, &result);
+        Err(result)
+    }
+
+    fn generation(&self) -> u64 {
+        match &self.link {
+            Link::Single(_) => 0,
+            Link::Cluster(link) => link.current().0,
+        }
+    }
+
+    fn after_failure(&self, generation: u64, error: &OnlineError) {
+        if let (Link::Cluster(link), true) = (&self.link, error.is_unavailable()) {
+            link.rebuild(generation);
         }
     }
 
@@ -97,7 +173,7 @@ impl Conn {
     pub(crate) async fn query(&self, cmd: &Cmd) -> RedisResult<Value> {
         match &self.link {
             Link::Single(m) => cmd.query_async(&mut m.clone()).await,
-            Link::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+            Link::Cluster(link) => cmd.query_async(&mut link.current().1).await,
         }
     }
 
@@ -110,7 +186,7 @@ impl Conn {
     ) -> RedisResult<Value> {
         match &self.link {
             Link::Single(m) => cmd.query_async(&mut m.clone()).await,
-            Link::Cluster(c) => {
+            Link::Cluster(link) => {
                 let route = match node {
                     Some((host, port)) => SingleNodeRoutingInfo::ByAddress {
                         host: host.to_string(),
@@ -118,7 +194,8 @@ impl Conn {
                     },
                     None => SingleNodeRoutingInfo::Random,
                 };
-                c.clone()
+                link.current()
+                    .1
                     .route_command(cmd, RoutingInfo::SingleNode(route))
                     .await
             }
@@ -141,7 +218,8 @@ impl Conn {
                 }
                 pipe.query_async(&mut m.clone()).await
             }
-            Link::Cluster(c) => {
+            Link::Cluster(link) => {
+                let c = link.current().1;
                 let total = cmds.len();
                 let mut groups: HashMap<Slot, (Vec<usize>, Pipeline)> = HashMap::new();
                 for (i, (key, cmd)) in cmds.iter().enumerate() {
@@ -176,14 +254,20 @@ impl Conn {
         what: &str,
         cmds: &[(Vec<u8>, Cmd)],
     ) -> Result<Vec<Value>> {
+        let generation = self.generation();
         let first = tokio::time::timeout(self.timeout, self.run(cmds)).await;
-        match first {
+        let error = match first {
             Ok(Ok(replies)) => return Ok(replies),
             Ok(Err(e)) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 tracing::debug!(url = %self.shown_url, "loading the online write guard script");
+                None
             }
-            Ok(Err(e)) => return Err(classify(&self.shown_url, what, e)),
-            Err(_) => return Err(self.timed_out(what)),
+            Ok(Err(e)) => Some(classify(&self.shown_url, what, e)),
+            Err(_) => Some(self.timed_out(what)),
+        };
+        if let Some(error) = error {
+            self.after_failure(generation, &error);
+            return Err(error);
         }
         self.bounded("loading the guard script", self.load_script(script))
             .await?;
@@ -201,7 +285,12 @@ impl Conn {
     pub(crate) async fn load_script(&self, script: &redis::Script) -> RedisResult<()> {
         match &self.link {
             Link::Single(m) => script.prepare_invoke().load_async(&mut m.clone()).await?,
-            Link::Cluster(c) => script.prepare_invoke().load_async(&mut c.clone()).await?,
+            Link::Cluster(link) => {
+                script
+                    .prepare_invoke()
+                    .load_async(&mut link.current().1)
+                    .await?
+            }
         };
         Ok(())
     }

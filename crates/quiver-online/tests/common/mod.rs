@@ -65,9 +65,14 @@ impl Harness {
         self.store_for("a").await
     }
 
+    /// The project name of `store_for(suffix)`.
+    pub fn project(&self, suffix: &str) -> String {
+        format!("{}_{suffix}", self.base)
+    }
+
     /// A store for another project on the same backend.
     pub async fn store_for(&self, suffix: &str) -> Arc<dyn OnlineStore> {
-        let project = format!("{}_{suffix}", self.base);
+        let project = self.project(suffix);
         let store: Arc<dyn OnlineStore> = match &self.backend {
             Backend::Redis { url, options } => Arc::new(
                 RedisStore::connect(url, &project, *options)
@@ -105,7 +110,9 @@ impl Harness {
             Backend::Redis { url, options } => {
                 Arc::new(RedisStore::connect(url, project, *options).await.unwrap())
             }
-            Backend::Embedded { dir } => Arc::new(EmbeddedStore::open(dir.path(), project).unwrap()),
+            Backend::Embedded { dir } => {
+                Arc::new(EmbeddedStore::open(dir.path(), project).unwrap())
+            }
         }
     }
 }
@@ -148,7 +155,11 @@ pub fn unique_project(test: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("t_{test}_{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+    format!(
+        "t_{test}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
 }
 
 pub fn key(id: i64) -> EntityKey {
@@ -171,7 +182,12 @@ pub fn read_view(meta: &ViewMeta) -> ReadView {
     }
 }
 
-pub fn row(key: EntityKey, event_ts: i64, created_ts: Option<i64>, values: Vec<Value>) -> OnlineRow {
+pub fn row(
+    key: EntityKey,
+    event_ts: i64,
+    created_ts: Option<i64>,
+    values: Vec<Value>,
+) -> OnlineRow {
     OnlineRow {
         key,
         event_ts,
