@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use quiver_core::{ProjectConfig, Repo, load_repo};
+use quiver_offline::pit::FeatureSelection;
 use quiver_registry::Registry;
 use quiver_store::FeatureStore;
 
@@ -37,4 +38,24 @@ pub fn applied_by() -> String {
 /// The project's feature store (config, registry) for commands that use applied definitions.
 pub async fn store(global: &GlobalArgs) -> CliResult<FeatureStore> {
     Ok(FeatureStore::open(&global.repo, global.registry.as_deref()).await?)
+}
+
+/// `--features v:f,...` or `--service NAME` (exactly one).
+pub fn feature_selection(
+    features: Option<&str>,
+    service: Option<&str>,
+) -> CliResult<FeatureSelection> {
+    match (features, service) {
+        (Some(list), None) => Ok(FeatureSelection::Features(
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        )),
+        (None, Some(service)) => Ok(FeatureSelection::Service(service.to_string())),
+        _ => Err(CliError::User(
+            "give exactly one of --features or --service".into(),
+        )),
+    }
 }

@@ -3,13 +3,13 @@
 use std::time::Instant;
 
 use quiver_offline::formats::{read_table_file, write_table_file};
-use quiver_offline::pit::{EntityFrame, FeatureSelection, HistoricalRequest};
+use quiver_offline::pit::{EntityFrame, HistoricalRequest};
 use quiver_store::StoreError;
 use serde::Serialize;
 
 use crate::args::{GlobalArgs, HistoricalArgs};
 use crate::context;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::output::print_json;
 
 /// Entity frames larger than this are refused (memory is proportional to the frame).
@@ -27,20 +27,7 @@ struct Report {
 
 pub async fn run(global: &GlobalArgs, args: &HistoricalArgs) -> CliResult {
     let started = Instant::now();
-    let features = match (&args.features, &args.service) {
-        (Some(list), None) => FeatureSelection::Features(
-            list.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ),
-        (None, Some(service)) => FeatureSelection::Service(service.clone()),
-        _ => {
-            return Err(CliError::User(
-                "give exactly one of --features or --service".into(),
-            ));
-        }
-    };
+    let features = context::feature_selection(args.features.as_deref(), args.service.as_deref())?;
     let request = HistoricalRequest {
         features,
         full_feature_names: args.full_feature_names,

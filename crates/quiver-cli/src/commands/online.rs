@@ -1,6 +1,5 @@
 //! `quiver online`: the latest feature values for a few entities.
 
-use quiver_offline::pit::FeatureSelection;
 use quiver_store::OnlineRequest;
 use serde_json::{Map, Value};
 
@@ -10,20 +9,7 @@ use crate::error::{CliError, CliResult};
 use crate::output::{print_json, short, table};
 
 pub async fn run(global: &GlobalArgs, args: &OnlineArgs) -> CliResult {
-    let features = match (&args.features, &args.service) {
-        (Some(list), None) => FeatureSelection::Features(
-            list.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ),
-        (None, Some(service)) => FeatureSelection::Service(service.clone()),
-        _ => {
-            return Err(CliError::User(
-                "give exactly one of --features or --service".into(),
-            ));
-        }
-    };
+    let features = context::feature_selection(args.features.as_deref(), args.service.as_deref())?;
     // `--entity driver_id=1001 --entity driver_id=1002`: one row per occurrence of the first key.
     let mut entities: Map<String, Value> = Map::new();
     for pair in &args.entity {
