@@ -33,8 +33,16 @@ pub struct OfflineStoreConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OnlineStoreConfig {
-    Embedded { path: PathBuf },
-    Redis { url: String },
+    Embedded {
+        path: PathBuf,
+    },
+    Redis {
+        url: String,
+        /// Use the Redis Cluster client (the URL may list several seed nodes, comma separated).
+        cluster: bool,
+        /// Let entity keys expire with their views' TTL.
+        key_expiry: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +73,8 @@ struct RawOnlineStore {
     kind: Spanned<String>,
     path: Option<Spanned<String>>,
     url: Option<Spanned<String>>,
+    cluster: Option<bool>,
+    key_expiry: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -134,7 +144,11 @@ impl ProjectConfig {
                             .unwrap_or_else(|| DEFAULT_ONLINE_PATH.to_string())
                             .into(),
                     },
-                    ("redis", None, Some(url)) => OnlineStoreConfig::Redis { url },
+                    ("redis", None, Some(url)) => OnlineStoreConfig::Redis {
+                        url,
+                        cluster: online.cluster.unwrap_or(false),
+                        key_expiry: online.key_expiry.unwrap_or(false),
+                    },
                     ("redis", None, None) => {
                         errors.borrow_mut().push(DefinitionError::new(
                             yaml::location(file, online.span()),
@@ -170,6 +184,16 @@ impl ProjectConfig {
                 }
             }
         };
+        if let (Some(online), OnlineStoreConfig::Embedded { .. }) =
+            (&raw.online_store, &online_store)
+            && (online.cluster.is_some() || online.key_expiry.is_some())
+        {
+            errors.borrow_mut().push(DefinitionError::new(
+                yaml::location(file, online.span()),
+                "online_store",
+                "`cluster` and `key_expiry` apply to a redis online store only",
+            ));
+        }
         let kafka = raw.kafka.as_ref().map(|k| KafkaConfig {
             bootstrap_servers: expand(&k.bootstrap_servers, "kafka.bootstrap_servers"),
         });
@@ -226,6 +250,31 @@ mod tests {
     }
 
     #[test]
+    fn redis_cluster_options() {
+        let config = parse(
+            "project: demo\nonline_store: { type: redis, url: \"redis://a:7000,redis://b:7000\", cluster: true, key_expiry: true }\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            config.online_store,
+            OnlineStoreConfig::Redis {
+                cluster: true,
+                key_expiry: true,
+                ..
+            }
+        ));
+        let errors =
+            parse("project: demo\nonline_store: { type: embedded, cluster: true }\n").unwrap_err();
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("apply to a redis online store only"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
     fn redis_online_store() {
         let config = parse(
             "project: demo\nonline_store: { type: redis, url: \"redis://${PG_HOST}:6379\" }\n",
@@ -234,7 +283,9 @@ mod tests {
         assert_eq!(
             config.online_store,
             OnlineStoreConfig::Redis {
-                url: "redis://db:6379".into()
+                url: "redis://db:6379".into(),
+                cluster: false,
+                key_expiry: false,
             }
         );
     }

@@ -37,7 +37,11 @@ impl FeatureStore {
         if let Ok(url) = std::env::var("QUIVER_ONLINE_STORE_URL")
             && !url.is_empty()
         {
-            config.online_store = quiver_core::OnlineStoreConfig::Redis { url };
+            config.online_store = quiver_core::OnlineStoreConfig::Redis {
+                url,
+                cluster: false,
+                key_expiry: false,
+            };
         }
         let url = registry.unwrap_or(&config.registry);
         let registry = Registry::connect(url, repo_root).await?;

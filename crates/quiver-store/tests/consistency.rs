@@ -223,6 +223,23 @@ async fn consistency_on_redis() {
     let mut store = FeatureStore::open(&repo, None).await.unwrap();
     store.config.online_store = OnlineStoreConfig::Redis {
         url: quiver_testkit::redis_url(),
+        cluster: false,
+        key_expiry: false,
+    };
+    scenario(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consistency_on_a_redis_cluster() {
+    let url = std::env::var("QUIVER_TEST_REDIS_CLUSTER_URL")
+        .expect("QUIVER_TEST_REDIS_CLUSTER_URL is not set: run scripts/test.sh, which starts a Redis Cluster");
+    let project = format!("consistency_cluster_{}", std::process::id());
+    let (_dir, repo) = repo(&project).await;
+    let mut store = FeatureStore::open(&repo, None).await.unwrap();
+    store.config.online_store = OnlineStoreConfig::Redis {
+        url,
+        cluster: true,
+        key_expiry: false,
     };
     scenario(store).await;
 }

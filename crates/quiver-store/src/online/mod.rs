@@ -39,9 +39,18 @@ impl FeatureStore {
                             })??,
                         )
                     }
-                    OnlineStoreConfig::Redis { url } => Arc::new(
-                        RedisStore::connect(url, self.project(), RedisOptions::default()).await?,
-                    ),
+                    OnlineStoreConfig::Redis {
+                        url,
+                        cluster,
+                        key_expiry,
+                    } => {
+                        let options = RedisOptions {
+                            cluster: *cluster,
+                            key_expiry: *key_expiry,
+                            ..RedisOptions::default()
+                        };
+                        Arc::new(RedisStore::connect(url, self.project(), options).await?)
+                    }
                 };
                 Ok::<_, crate::error::StoreError>(store)
             })
