@@ -3,15 +3,10 @@
 //! round trip per request, the same keys, views, features and TTL judgement. This
 //! is the physical limit of a lookup on this machine with this client.
 
-use std::time::Duration;
-
 use quiver_online::{EntityKey, OnlineStore, ReadView, RedisOptions, RedisStore, Status, Value};
 
 use crate::drive::Target;
 use crate::workload::Workload;
-
-/// The bench repo's views keep values for 7 days (`setup` writes `ttl: 7d`).
-const TTL: Duration = Duration::from_secs(7 * 86_400);
 
 pub struct Floor {
     store: RedisStore,
@@ -38,7 +33,7 @@ impl Floor {
             .map(|(view, features)| ReadView {
                 view,
                 features,
-                ttl: Some(TTL),
+                ttl: Some(crate::setup::VIEW_TTL),
             })
             .collect();
         Ok(Floor {
@@ -47,17 +42,19 @@ impl Floor {
             views,
         })
     }
+
+    /// The entity keys of request `i` (the pool of key sets, cycled).
+    fn keys(&self, i: u64) -> Option<&Vec<EntityKey>> {
+        let n = self.key_sets.len().max(1) as u64;
+        self.key_sets.get(usize::try_from(i % n).unwrap_or(0))
+    }
 }
 
 impl Target for Floor {
     type Reply = Vec<Vec<quiver_online::ViewValues>>;
 
     async fn call(&self, i: u64) -> Result<Self::Reply, String> {
-        let n = self.key_sets.len().max(1) as u64;
-        let keys = self
-            .key_sets
-            .get(usize::try_from(i % n).unwrap_or(0))
-            .ok_or("no key sets")?;
+        let keys = self.keys(i).ok_or("no key sets")?;
         self.store
             .read(keys, &self.views, quiver_online::now_us())
             .await
@@ -65,11 +62,7 @@ impl Target for Floor {
     }
 
     fn check(&self, i: u64, reply: Self::Reply, _full: bool) -> Result<(), String> {
-        let n = self.key_sets.len().max(1) as u64;
-        let expected = self
-            .key_sets
-            .get(usize::try_from(i % n).unwrap_or(0))
-            .map_or(0, Vec::len);
+        let expected = self.keys(i).map_or(0, Vec::len);
         if reply.len() != expected {
             return Err(format!(
                 "{} answers for {expected} entity keys",

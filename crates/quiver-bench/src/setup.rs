@@ -19,6 +19,8 @@ use parquet::file::properties::WriterProperties;
 
 /// Rows per record batch and row group.
 const BATCH_ROWS: usize = 65_536;
+/// The views' TTL (the floor judges ages with the same one).
+pub const VIEW_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 const HOUR_US: i64 = 3_600_000_000;
 
 pub struct SetupArgs<'a> {
@@ -88,6 +90,7 @@ fn definitions(args: &SetupArgs<'_>) -> String {
         "# Written by `quiver-bench setup`.\n\
          entities:\n  - name: driver\n    join_keys: [{ name: driver_id, dtype: int64 }]\n\nsources:\n",
     );
+    let ttl = format!("{}s", VIEW_TTL.as_secs());
     for v in 0..args.views {
         let _ = write!(
             out,
@@ -99,7 +102,7 @@ fn definitions(args: &SetupArgs<'_>) -> String {
     for v in 0..args.views {
         let _ = write!(
             out,
-            "  - name: stats_{v}\n    entities: [driver]\n    source: stats_{v}_source\n    ttl: 7d\n    features:\n"
+            "  - name: stats_{v}\n    entities: [driver]\n    source: stats_{v}_source\n    ttl: {ttl}\n    features:\n"
         );
         for f in 0..args.features {
             let _ = writeln!(out, "      - {{ name: f{f}, dtype: float32 }}");
