@@ -1,7 +1,9 @@
 //! `quiver.yaml`: the project name and where its stores live.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use marked_yaml::Spanned;
 use serde::Deserialize;
@@ -45,9 +47,41 @@ pub enum OnlineStoreConfig {
     },
 }
 
+/// The Kafka ingest (`quiver ingest`): the cluster, the consumer group and how
+/// messages are batched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
     pub bootstrap_servers: String,
+    /// Consumer group; every worker of a project shares it. Default `quiver-PROJECT`.
+    pub group_id: String,
+    /// Where bad messages go, with the reason in headers. Default `quiver-PROJECT-dead-letter`.
+    pub dead_letter_topic: String,
+    /// A micro-batch is written when it holds this many messages...
+    pub batch_max_messages: usize,
+    /// ...or when its first message is this old.
+    pub batch_max_wait: Duration,
+    /// Append streamed rows to the offline store too (training sets see them).
+    pub offline: bool,
+    /// Extra librdkafka properties (security, timeouts), passed through as given.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    pub const DEFAULT_BATCH_MAX_MESSAGES: usize = 10_000;
+    pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(20);
+
+    /// The defaults for `project` on the cluster at `bootstrap_servers`.
+    pub fn new(project: &str, bootstrap_servers: &str) -> Self {
+        KafkaConfig {
+            bootstrap_servers: bootstrap_servers.to_string(),
+            group_id: format!("quiver-{project}"),
+            dead_letter_topic: format!("quiver-{project}-dead-letter"),
+            batch_max_messages: Self::DEFAULT_BATCH_MAX_MESSAGES,
+            batch_max_wait: Self::DEFAULT_BATCH_MAX_WAIT,
+            offline: true,
+            properties: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -81,6 +115,13 @@ struct RawOnlineStore {
 #[serde(deny_unknown_fields)]
 struct RawKafka {
     bootstrap_servers: Spanned<String>,
+    group_id: Option<Spanned<String>>,
+    dead_letter_topic: Option<Spanned<String>>,
+    batch_max_messages: Option<usize>,
+    batch_max_wait_ms: Option<u64>,
+    offline: Option<bool>,
+    #[serde(default)]
+    properties: BTreeMap<String, Spanned<String>>,
 }
 
 impl ProjectConfig {
@@ -194,8 +235,36 @@ impl ProjectConfig {
                 "`cluster` and `key_expiry` apply to a redis online store only",
             ));
         }
-        let kafka = raw.kafka.as_ref().map(|k| KafkaConfig {
-            bootstrap_servers: expand(&k.bootstrap_servers, "kafka.bootstrap_servers"),
+        let kafka = raw.kafka.as_ref().map(|k| {
+            let mut kafka = KafkaConfig::new(
+                &project,
+                &expand(&k.bootstrap_servers, "kafka.bootstrap_servers"),
+            );
+            if let Some(group) = &k.group_id {
+                kafka.group_id = expand(group, "kafka.group_id");
+            }
+            if let Some(topic) = &k.dead_letter_topic {
+                kafka.dead_letter_topic = expand(topic, "kafka.dead_letter_topic");
+            }
+            kafka.batch_max_messages = k
+                .batch_max_messages
+                .unwrap_or(kafka.batch_max_messages)
+                .max(1);
+            if let Some(ms) = k.batch_max_wait_ms {
+                kafka.batch_max_wait = Duration::from_millis(ms);
+            }
+            kafka.offline = k.offline.unwrap_or(true);
+            kafka.properties = k
+                .properties
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.clone(),
+                        expand(value, &format!("kafka.properties.{name}")),
+                    )
+                })
+                .collect();
+            kafka
         });
 
         if !crate::validate::is_identifier(&project) {
@@ -272,6 +341,27 @@ mod tests {
             "{}",
             errors[0]
         );
+    }
+
+    #[test]
+    fn kafka_defaults_and_overrides() {
+        let config = parse("project: demo\nkafka: { bootstrap_servers: \"k:9092\" }\n").unwrap();
+        assert_eq!(config.kafka, Some(KafkaConfig::new("demo", "k:9092")));
+        let kafka = config.kafka.unwrap();
+        assert_eq!(kafka.group_id, "quiver-demo");
+        assert_eq!(kafka.dead_letter_topic, "quiver-demo-dead-letter");
+        let config = parse(
+            "project: demo\nkafka:\n  bootstrap_servers: k:9092\n  group_id: g\n  batch_max_messages: 500\n  batch_max_wait_ms: 5\n  offline: false\n  properties: { security.protocol: \"${PG_HOST}\" }\n",
+        )
+        .unwrap();
+        let kafka = config.kafka.unwrap();
+        assert_eq!(
+            (kafka.group_id.as_str(), kafka.batch_max_messages),
+            ("g", 500)
+        );
+        assert_eq!(kafka.batch_max_wait, Duration::from_millis(5));
+        assert!(!kafka.offline);
+        assert_eq!(kafka.properties["security.protocol"], "db");
     }
 
     #[test]

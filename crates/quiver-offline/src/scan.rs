@@ -13,7 +13,11 @@ use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema, storage_order};
 /// `features`, in storage order (or in `order` when given).
 ///
 /// In storage order, sorted files are merged (one partition each) instead of
-/// sorting every row.
+/// sorting every row, up to [`MAX_MERGED_FILES`] of them.
+/// Beyond this many files (streamed micro-batches add many small ones) one
+/// sort beats a merge with a partition per file.
+const MAX_MERGED_FILES: usize = 64;
+
 pub async fn scan_view(
     ctx: &SessionContext,
     store: &OfflineStore,
@@ -33,7 +37,8 @@ pub async fn scan_view(
         .iter()
         .map(|f| f.path.to_string_lossy().into_owned())
         .collect();
-    let merge_sorted_files = order.is_none() && files.iter().all(|f| f.sorted);
+    let merge_sorted_files =
+        order.is_none() && files.len() <= MAX_MERGED_FILES && files.iter().all(|f| f.sorted);
     // The view's current schema: files written before a feature was added read it as null.
     let mut options = ParquetReadOptions::default().schema(&view.schema);
     let df = if merge_sorted_files {

@@ -2,6 +2,10 @@
 //! partitioned by event date, one file per (date, materialized window):
 //! `VIEW/date=YYYY-MM-DD/w_START_US_END_US.parquet`.
 //!
+//! Streamed rows (Kafka ingest, push) sit beside them in files named after their
+//! origin (`k_TOPIC_PARTITION_FIRST_LAST.parquet`, `p_ID.parquet`, see
+//! `stream_files`); batch windows never replace those.
+//!
 //! Files are written to hidden temporaries and renamed into place, so readers
 //! never see half a file. Writing a window replaces what earlier runs stored
 //! for the same instants, so each source row is kept once however often (and
@@ -42,11 +46,27 @@ pub struct OfflineStore {
     root: PathBuf,
 }
 
-/// One stored file and the window that wrote it.
+/// What wrote a stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOrigin {
+    /// Materializing this window of the batch source.
+    Window(TimeWindow),
+    /// The Kafka ingest: offsets `first_offset..=last_offset` of one partition.
+    Kafka {
+        topic: String,
+        partition: i32,
+        first_offset: i64,
+        last_offset: i64,
+    },
+    /// One push request.
+    Push { id: String },
+}
+
+/// One stored file and what wrote it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFile {
     pub path: PathBuf,
-    pub window: TimeWindow,
+    pub origin: FileOrigin,
     /// Rows are in storage order (keys, event time, created time): joins merge
     /// such files instead of sorting them. Named `*.unsorted.parquet` otherwise.
     pub sorted: bool,
@@ -89,10 +109,10 @@ impl OfflineStore {
                         source,
                     })?
                     .path();
-                if let Some((window, sorted)) = window_of(&path) {
+                if let Some((origin, sorted)) = origin_of(&path) {
                     files.push(StoredFile {
                         path,
-                        window,
+                        origin,
                         sorted,
                     });
                 }
@@ -112,7 +132,7 @@ impl OfflineStore {
         mut on_rows: impl FnMut(u64),
     ) -> Result<WriteStats> {
         let before = self.files(view.name())?;
-        let stem = format!("w_{}_{}", window.start_us, window.end_us);
+        let stem = FileOrigin::Window(window).stem();
         let mut writers: BTreeMap<i64, (DayWriter, SortTracker)> = BTreeMap::new();
         let mut stats = WriteStats::default();
         while let Some(batch) = stream.next().await {
@@ -147,18 +167,20 @@ impl OfflineStore {
         }
         // Only now, with the new data in place, drop what it replaces: a crash
         // before this point leaves duplicates of identical rows, never a gap.
-        for old in before
-            .into_iter()
-            .filter(|f| f.window.overlaps(&window) && !written.contains(&f.path))
-        {
-            stats.rows_replaced += trim(&old, &window)?;
+        for old in before.into_iter().filter(|f| !written.contains(&f.path)) {
+            // Streamed rows are not the batch source's: a window never replaces them.
+            if let FileOrigin::Window(old_window) = &old.origin
+                && old_window.overlaps(&window)
+            {
+                stats.rows_replaced += trim(&old.path, old_window, &window)?;
+            }
         }
         Ok(stats)
     }
 }
 
 /// `date=YYYY-MM-DD` of a day number since the epoch.
-fn day_partition(day: i64) -> String {
+pub(crate) fn day_partition(day: i64) -> String {
     let date = DateTime::from_timestamp_micros(day * MICROS_PER_DAY)
         .map(|t| t.date_naive().to_string())
         .unwrap_or_default();
@@ -166,7 +188,7 @@ fn day_partition(day: i64) -> String {
 }
 
 /// A stored file's name: sorted files are plain, others say so.
-fn file_name(stem: &str, sorted: bool) -> String {
+pub(crate) fn file_name(stem: &str, sorted: bool) -> String {
     if sorted {
         format!("{stem}.parquet")
     } else {
@@ -174,26 +196,60 @@ fn file_name(stem: &str, sorted: bool) -> String {
     }
 }
 
-/// The window encoded in a stored file's name, and whether its rows are sorted.
-fn window_of(path: &Path) -> Option<(TimeWindow, bool)> {
+/// The origin encoded in a stored file's name, and whether its rows are sorted.
+fn origin_of(path: &Path) -> Option<(FileOrigin, bool)> {
     let stem = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
     let (stem, sorted) = match stem.strip_suffix(".unsorted") {
         Some(stem) => (stem, false),
         None => (stem, true),
     };
-    // `_` separates the bounds: they may be negative (before 1970).
-    let (start, end) = stem.strip_prefix("w_")?.split_once('_')?;
-    Some((
-        TimeWindow {
+    if let Some(bounds) = stem.strip_prefix("w_") {
+        // `_` separates the bounds: they may be negative (before 1970).
+        let (start, end) = bounds.split_once('_')?;
+        let window = TimeWindow {
             start_us: start.parse().ok()?,
             end_us: end.parse().ok()?,
+        };
+        return Some((FileOrigin::Window(window), sorted));
+    }
+    if let Some(id) = stem.strip_prefix("p_") {
+        return Some((FileOrigin::Push { id: id.to_string() }, sorted));
+    }
+    // The topic may itself contain `_`: the numbers are read from the right.
+    let mut parts = stem.strip_prefix("k_")?.rsplitn(4, '_');
+    let last_offset = parts.next()?.parse().ok()?;
+    let first_offset = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    let topic = parts.next().filter(|t| !t.is_empty())?.to_string();
+    Some((
+        FileOrigin::Kafka {
+            topic,
+            partition,
+            first_offset,
+            last_offset,
         },
         sorted,
     ))
 }
 
+impl FileOrigin {
+    /// The file stem that encodes this origin (see [`origin_of`]).
+    pub(crate) fn stem(&self) -> String {
+        match self {
+            FileOrigin::Window(w) => format!("w_{}_{}", w.start_us, w.end_us),
+            FileOrigin::Kafka {
+                topic,
+                partition,
+                first_offset,
+                last_offset,
+            } => format!("k_{topic}_{partition}_{first_offset}_{last_offset}"),
+            FileOrigin::Push { id } => format!("p_{id}"),
+        }
+    }
+}
+
 /// Row indices of a canonical batch grouped by event day.
-fn rows_by_day(batch: &RecordBatch) -> Result<BTreeMap<i64, Vec<u32>>> {
+pub(crate) fn rows_by_day(batch: &RecordBatch) -> Result<BTreeMap<i64, Vec<u32>>> {
     let ts = event_times(batch)?;
     let mut days: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
     for (i, t) in ts.values().iter().enumerate() {
@@ -204,7 +260,7 @@ fn rows_by_day(batch: &RecordBatch) -> Result<BTreeMap<i64, Vec<u32>>> {
     Ok(days)
 }
 
-fn event_times(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray> {
+pub(crate) fn event_times(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray> {
     batch
         .column_by_name(EVENT_TS)
         .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
@@ -213,7 +269,10 @@ fn event_times(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray> {
         })
 }
 
-fn write_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> OfflineError {
+pub(crate) fn write_error(
+    path: &Path,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> OfflineError {
     OfflineError::Write {
         path: path.to_path_buf(),
         source: Box::new(e),
@@ -228,14 +287,18 @@ fn writer_properties() -> WriterProperties {
 }
 
 /// A Parquet file being written under a hidden temporary name.
-struct DayWriter {
-    dir: PathBuf,
+pub(crate) struct DayWriter {
+    pub(crate) dir: PathBuf,
     temp: PathBuf,
     writer: ArrowWriter<File>,
 }
 
 impl DayWriter {
-    fn create(dir: &Path, stem: &str, schema: &arrow::datatypes::SchemaRef) -> Result<Self> {
+    pub(crate) fn create(
+        dir: &Path,
+        stem: &str,
+        schema: &arrow::datatypes::SchemaRef,
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
         let temp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(|e| write_error(&temp, e))?;
@@ -248,14 +311,14 @@ impl DayWriter {
         })
     }
 
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.writer
             .write(batch)
             .map_err(|e| write_error(&self.temp, e))
     }
 
     /// Finishes the file, syncs it and renames it to `target`.
-    fn commit(self, target: &Path) -> Result<PathBuf> {
+    pub(crate) fn commit(self, target: &Path) -> Result<PathBuf> {
         let file = self
             .writer
             .into_inner()
@@ -286,30 +349,27 @@ fn stored_rows(path: &Path) -> Result<u64> {
     }
 }
 
-/// Removes the rows of `old` inside `window`; returns how many were removed.
-fn trim(old: &StoredFile, window: &TimeWindow) -> Result<u64> {
+/// Removes the rows of the file at `path` (written for `old_window`) inside
+/// `window`; returns how many were removed.
+fn trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<u64> {
     let remove = |path: &Path| std::fs::remove_file(path).map_err(|e| write_error(path, e));
-    let open = File::open(&old.path).map_err(|source| OfflineError::Io {
-        path: old.path.clone(),
+    let open = File::open(path).map_err(|source| OfflineError::Io {
+        path: path.to_path_buf(),
         source,
     })?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(open)
         .and_then(|b| b.build())
         .map_err(|source| OfflineError::Parquet {
-            path: old.path.clone(),
+            path: path.to_path_buf(),
             source,
         })?;
-    if window.covers(&old.window) {
+    if window.covers(old_window) {
         let rows: usize = reader.map(|b| b.map(|b| b.num_rows()).unwrap_or(0)).sum();
-        remove(&old.path)?;
+        remove(path)?;
         return Ok(rows as u64);
     }
-    let dir = old.path.parent().unwrap_or(Path::new("."));
-    let stem = old
-        .path
-        .file_stem()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("file");
     let mut writer: Option<DayWriter> = None;
     let mut removed = 0u64;
     for batch in reader {
@@ -341,9 +401,9 @@ fn trim(old: &StoredFile, window: &TimeWindow) -> Result<u64> {
     match writer {
         // Filtering keeps the order, so the file keeps its name (and its sortedness).
         Some(w) => {
-            w.commit(&old.path)?;
+            w.commit(path)?;
         }
-        None => remove(&old.path)?,
+        None => remove(path)?,
     }
     Ok(removed)
 }
@@ -356,17 +416,39 @@ mod tests {
     fn file_names_round_trip_windows_before_and_after_1970() {
         for (start_us, end_us) in [(-5_000_000, 10), (0, 86_400_000_000), (-20, -10)] {
             let name = format!("w_{start_us}_{end_us}.parquet");
-            assert_eq!(
-                window_of(Path::new(&name)),
-                Some((TimeWindow { start_us, end_us }, true))
-            );
+            let window = FileOrigin::Window(TimeWindow { start_us, end_us });
+            assert_eq!(origin_of(Path::new(&name)), Some((window.clone(), true)));
+            assert_eq!(format!("{}.parquet", window.stem()), name);
             let unsorted = format!("w_{start_us}_{end_us}.unsorted.parquet");
-            assert_eq!(
-                window_of(Path::new(&unsorted)),
-                Some((TimeWindow { start_us, end_us }, false))
-            );
+            assert_eq!(origin_of(Path::new(&unsorted)), Some((window, false)));
         }
-        assert_eq!(window_of(Path::new(".w_1_2.parquet.7.tmp")), None);
+        assert_eq!(origin_of(Path::new(".w_1_2.parquet.7.tmp")), None);
+    }
+
+    #[test]
+    fn stream_file_names_round_trip() {
+        for origin in [
+            FileOrigin::Kafka {
+                topic: "driver_stats_v2".into(),
+                partition: 2,
+                first_offset: 0,
+                last_offset: 41,
+            },
+            FileOrigin::Kafka {
+                topic: "a.b-c".into(),
+                partition: 0,
+                first_offset: 7,
+                last_offset: 7,
+            },
+            FileOrigin::Push {
+                id: "1700000000000000-12-3".into(),
+            },
+        ] {
+            let name = format!("{}.parquet", origin.stem());
+            assert_eq!(origin_of(Path::new(&name)), Some((origin, true)));
+        }
+        assert_eq!(origin_of(Path::new("k__1_2_3.parquet")), None);
+        assert_eq!(origin_of(Path::new("k_t_x_2_3.parquet")), None);
         assert_eq!(day_partition(0), "date=1970-01-01");
         assert_eq!(day_partition(-1), "date=1969-12-31");
     }

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// The request is wrong: an unknown view, a name already taken, nothing applied.
     #[error("{0}")]
     Request(String),
+    /// A bug or a crashed task: not the caller's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Who is at fault, for exit codes and HTTP statuses.

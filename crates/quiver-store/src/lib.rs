@@ -3,6 +3,7 @@
 //! (materialization runs, training sets with lineage).
 
 mod error;
+mod ingest;
 mod materialize;
 mod online;
 mod store;
@@ -10,6 +11,10 @@ mod time;
 mod training;
 
 pub use error::{ErrorClass, Result, StoreError};
+pub use ingest::{
+    IngestView, PushOutcome, PushRequest, RejectReason, Rejected, RowDecoder, RowsWritten,
+    WriteTarget,
+};
 pub use materialize::RunReport;
 pub use online::{
     OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,

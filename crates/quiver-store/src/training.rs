@@ -1,6 +1,7 @@
 //! Training sets: the point-in-time join plus the lineage of saved datasets.
 
 use arrow::array::RecordBatch;
+use quiver_offline::FileOrigin;
 use quiver_offline::pit::{
     EntityFrame, FeatureSelection, HistoricalRequest, get_historical_features, resolve,
 };
@@ -89,6 +90,30 @@ impl FeatureStore {
     }
 }
 
+/// Lineage names a batch file by its window and a streamed one by its origin.
+fn origin_field(origin: &FileOrigin) -> &'static str {
+    match origin {
+        FileOrigin::Window(_) => "window",
+        FileOrigin::Kafka { .. } => "kafka",
+        FileOrigin::Push { .. } => "push",
+    }
+}
+
+fn origin_json(origin: &FileOrigin) -> Value {
+    match origin {
+        FileOrigin::Window(w) => json!([rfc3339(w.start_us), rfc3339(w.end_us)]),
+        FileOrigin::Kafka {
+            topic,
+            partition,
+            first_offset,
+            last_offset,
+        } => {
+            json!({"topic": topic, "partition": partition, "offsets": [first_offset, last_offset]})
+        }
+        FileOrigin::Push { id } => json!(id),
+    }
+}
+
 fn snapshot(
     store: &quiver_offline::OfflineStore,
     applied: &Applied,
@@ -100,11 +125,12 @@ fn snapshot(
         let listed: Vec<Value> = files
             .iter()
             .map(|f| {
-                json!({
+                let mut entry = json!({
                     "path": f.path.strip_prefix(store.root()).unwrap_or(&f.path).display().to_string(),
                     "bytes": std::fs::metadata(&f.path).ok().map(|m| m.len()),
-                    "window": [rfc3339(f.window.start_us), rfc3339(f.window.end_us)],
-                })
+                });
+                entry[origin_field(&f.origin)] = origin_json(&f.origin);
+                entry
             })
             .collect();
         out.insert(view.view.name().to_string(), json!(listed));

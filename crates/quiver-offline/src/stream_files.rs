@@ -1,0 +1,295 @@
+//! Streamed rows in the offline store: each micro-batch of the Kafka ingest (or
+//! each push request) becomes one sorted file per event day, named after where
+//! its rows came from, so that a crashed ingest can drop exactly the files whose
+//! offsets it never committed and replay them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, new_null_array};
+use arrow::compute::take_record_batch;
+use arrow::compute::{SortColumn, SortOptions, filter_record_batch, lexsort_to_indices};
+use arrow::row::{RowConverter, SortField};
+
+use crate::error::{OfflineError, Result};
+use crate::store::{
+    DayWriter, FileOrigin, OfflineStore, WriteStats, day_partition, file_name, rows_by_day,
+    write_error,
+};
+use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema};
+
+impl OfflineStore {
+    /// Appends streamed rows of `view` (in its canonical schema), sorted into
+    /// storage order and de-duplicated on (keys, event time): of rows sharing
+    /// both, the one with the latest created time is kept, and of those the last
+    /// given, which is the row the online store's guard keeps.
+    pub fn append(
+        &self,
+        view: &ViewSchema,
+        batch: &RecordBatch,
+        origin: &FileOrigin,
+    ) -> Result<WriteStats> {
+        let mut stats = WriteStats::default();
+        if batch.num_rows() == 0 {
+            return Ok(stats);
+        }
+        if matches!(origin, FileOrigin::Window(_)) {
+            return Err(OfflineError::Config(
+                "append takes streamed rows; windows are written by write_window".into(),
+            ));
+        }
+        let rows = latest_per_key_and_time(view, batch)?;
+        let stem = origin.stem();
+        for (day, indices) in rows_by_day(&rows)? {
+            let part = take_record_batch(&rows, &UInt32Array::from(indices))?;
+            let dir = self.view_dir(view.name()).join(day_partition(day));
+            let mut writer = DayWriter::create(&dir, &stem, &rows.schema())?;
+            writer.write(&part)?;
+            stats
+                .files
+                .push(writer.commit(&dir.join(file_name(&stem, true)))?);
+            stats.rows_written += part.num_rows() as u64;
+        }
+        Ok(stats)
+    }
+
+    /// Removes the files the Kafka ingest wrote for `topic`/`partition` from
+    /// `from_offset` on: batches written but never committed, which the consumer
+    /// is about to read again. Returns how many files were removed.
+    pub fn remove_uncommitted(
+        &self,
+        view: &str,
+        topic: &str,
+        partition: i32,
+        from_offset: i64,
+    ) -> Result<usize> {
+        let mut removed = 0;
+        for file in self.files(view)? {
+            if let FileOrigin::Kafka {
+                topic: t,
+                partition: p,
+                first_offset,
+                ..
+            } = &file.origin
+                && t == topic
+                && *p == partition
+                && *first_offset >= from_offset
+            {
+                std::fs::remove_file(&file.path).map_err(|e| write_error(&file.path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A name for a push request's files, unique within and across processes.
+pub fn push_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    format!(
+        "{now}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `batch` in storage order with one row per (keys, event time): the greatest
+/// (created time, position in `batch`).
+fn latest_per_key_and_time(view: &ViewSchema, batch: &RecordBatch) -> Result<RecordBatch> {
+    let column = |name: &str| -> Result<ArrayRef> {
+        batch.column_by_name(name).cloned().ok_or_else(|| {
+            OfflineError::Config(format!(
+                "rows of view `{}` have no column `{name}`",
+                view.name()
+            ))
+        })
+    };
+    let mut identity: Vec<ArrayRef> = view
+        .key_names()
+        .into_iter()
+        .map(column)
+        .collect::<Result<_>>()?;
+    identity.push(column(EVENT_TS)?);
+    let created = match batch.column_by_name(CREATED_TS) {
+        Some(c) => c.clone(),
+        None => new_null_array(&crate::timestamp_type(), batch.num_rows()),
+    };
+    let position: ArrayRef =
+        std::sync::Arc::new(UInt32Array::from_iter_values(0..batch.num_rows() as u32));
+    let ascending = SortOptions {
+        descending: false,
+        nulls_first: true,
+    };
+    let sort_columns: Vec<SortColumn> = identity
+        .iter()
+        .chain([&created, &position])
+        .map(|values| SortColumn {
+            values: values.clone(),
+            options: Some(ascending),
+        })
+        .collect();
+    let order = lexsort_to_indices(&sort_columns, None)?;
+    let sorted = take_record_batch(batch, &order)?;
+
+    // Keep the last row of each run of equal (keys, event time).
+    let sorted_identity: Vec<ArrayRef> = identity
+        .iter()
+        .map(|c| arrow::compute::take(c.as_ref(), &order, None))
+        .collect::<std::result::Result<_, _>>()?;
+    let converter = RowConverter::new(
+        sorted_identity
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
+    let rows = converter.convert_columns(&sorted_identity)?;
+    let n = sorted.num_rows();
+    let keep: BooleanArray = (0..n)
+        .map(|i| Some(i + 1 == n || rows.row(i) != rows.row(i + 1)))
+        .collect();
+    if keep.true_count() == n {
+        return Ok(sorted);
+    }
+    Ok(filter_record_batch(&sorted, &keep)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, TimestampMicrosecondArray};
+    use quiver_core::{
+        EntitySpec, FeatureSpec, FeatureViewSpec, JoinKey, RepoSpec, ScalarType, SourceKind,
+        SourceSpec, ValueType,
+    };
+
+    use super::*;
+
+    fn view() -> ViewSchema {
+        let repo = RepoSpec {
+            project: "p".into(),
+            entities: vec![EntitySpec {
+                name: "driver".into(),
+                description: None,
+                join_keys: vec![JoinKey {
+                    name: "driver_id".into(),
+                    dtype: ValueType::Scalar(ScalarType::Int64),
+                }],
+                tags: Default::default(),
+            }],
+            sources: vec![SourceSpec {
+                name: "s".into(),
+                kind: SourceKind::Push,
+                timestamp_field: "ts".into(),
+                created_timestamp_field: None,
+                field_mapping: Default::default(),
+                description: None,
+                tags: Default::default(),
+            }],
+            feature_views: vec![FeatureViewSpec {
+                name: "v".into(),
+                entities: vec!["driver".into()],
+                source: "s".into(),
+                stream_source: None,
+                ttl: None,
+                online: true,
+                features: vec![FeatureSpec {
+                    name: "x".into(),
+                    dtype: ValueType::Scalar(ScalarType::Int64),
+                    description: None,
+                }],
+                description: None,
+                tags: Default::default(),
+            }],
+            feature_services: vec![],
+        };
+        ViewSchema::new(&repo, "v").expect("view")
+    }
+
+    fn batch(view: &ViewSchema, rows: &[(i64, i64, Option<i64>, i64)]) -> RecordBatch {
+        let ts = |v: Vec<Option<i64>>| TimestampMicrosecondArray::from(v).with_timezone("UTC");
+        RecordBatch::try_new(
+            view.schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(ts(rows.iter().map(|r| Some(r.1)).collect())),
+                Arc::new(ts(rows.iter().map(|r| r.2).collect())),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
+            ],
+        )
+        .expect("batch")
+    }
+
+    fn column(batch: &RecordBatch, i: usize) -> Vec<Option<i64>> {
+        let c = batch.column(i);
+        (0..c.len())
+            .map(|r| {
+                (!c.is_null(r)).then(|| {
+                    arrow::array::cast::as_primitive_array::<arrow::datatypes::Int64Type>(
+                        &arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).expect("cast"),
+                    )
+                    .value(r)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keeps_the_latest_created_then_the_last_given() {
+        let view = view();
+        let rows = batch(
+            &view,
+            &[
+                (2, 10, None, 1),
+                (1, 10, Some(5), 2),
+                (1, 10, Some(9), 3),
+                (1, 10, Some(1), 4),
+                (2, 10, None, 5),
+                (1, 5, None, 6),
+            ],
+        );
+        let out = latest_per_key_and_time(&view, &rows).expect("dedup");
+        assert_eq!(column(&out, 0), vec![Some(1), Some(1), Some(2)]);
+        assert_eq!(column(&out, 1), vec![Some(5), Some(10), Some(10)]);
+        assert_eq!(column(&out, 3), vec![Some(6), Some(3), Some(5)]);
+    }
+
+    #[test]
+    fn uncommitted_kafka_files_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = OfflineStore::new(dir.path());
+        let view = view();
+        let day = 86_400_000_000;
+        let kafka = |partition, first_offset, last_offset| FileOrigin::Kafka {
+            topic: "t".into(),
+            partition,
+            first_offset,
+            last_offset,
+        };
+        let rows = batch(&view, &[(1, 10, None, 1), (1, day + 10, None, 2)]);
+        let written = store.append(&view, &rows, &kafka(0, 0, 9)).expect("append");
+        assert_eq!((written.rows_written, written.files.len()), (2, 2));
+        store
+            .append(&view, &rows, &kafka(0, 10, 19))
+            .expect("append");
+        store
+            .append(&view, &rows, &kafka(1, 10, 19))
+            .expect("append");
+        let push = FileOrigin::Push { id: push_id() };
+        store.append(&view, &rows, &push).expect("append");
+        assert_eq!(store.files("v").expect("files").len(), 8);
+        assert_eq!(store.remove_uncommitted("v", "t", 0, 10).expect("rm"), 2);
+        let left: Vec<FileOrigin> = store
+            .files("v")
+            .expect("files")
+            .into_iter()
+            .map(|f| f.origin)
+            .collect();
+        assert!(!left.contains(&kafka(0, 10, 19)));
+        assert!(left.contains(&kafka(0, 0, 9)) && left.contains(&kafka(1, 10, 19)));
+        assert!(left.contains(&push));
+    }
+}

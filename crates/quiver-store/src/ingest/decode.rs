@@ -1,0 +1,426 @@
+//! Streamed records (Kafka messages, push rows) into typed rows of a view: the
+//! one place that decides what a valid record is, so the Kafka ingest and the
+//! push API accept and reject exactly the same input.
+
+use std::fmt;
+
+use chrono::DateTime;
+use quiver_core::{FeatureViewSpec, JoinKey, ScalarType, SourceSpec, ValueType};
+use quiver_online::{EntityKey, OnlineRow, Value};
+use serde_json::{Map, Value as Json};
+
+/// Timestamps must fit where both stores keep them exactly (±2^53 µs).
+const MAX_TIMESTAMP_US: i64 = 1 << 53;
+
+/// Why a record was refused: the label of the dead-letter header and of the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    NotJson,
+    NotAnObject,
+    MissingKey,
+    WrongType,
+    MissingTimestamp,
+    BadTimestamp,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 6] = [
+        RejectReason::NotJson,
+        RejectReason::NotAnObject,
+        RejectReason::MissingKey,
+        RejectReason::WrongType,
+        RejectReason::MissingTimestamp,
+        RejectReason::BadTimestamp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::NotJson => "not_json",
+            RejectReason::NotAnObject => "not_an_object",
+            RejectReason::MissingKey => "missing_key",
+            RejectReason::WrongType => "wrong_type",
+            RejectReason::MissingTimestamp => "missing_timestamp",
+            RejectReason::BadTimestamp => "bad_timestamp",
+        }
+    }
+}
+
+/// A refused record: the reason and what exactly was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub reason: RejectReason,
+    pub detail: String,
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.detail)
+    }
+}
+
+impl Rejected {
+    fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
+        Rejected {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One typed field: its quiver name, the record field it is read from, its type.
+#[derive(Debug, Clone)]
+struct Field {
+    name: String,
+    column: String,
+    dtype: ValueType,
+}
+
+/// Decodes records of one stream source into rows of one view.
+#[derive(Debug, Clone)]
+pub struct RowDecoder {
+    keys: Vec<Field>,
+    features: Vec<Field>,
+    timestamp_field: String,
+    created_timestamp_field: Option<String>,
+}
+
+impl RowDecoder {
+    pub fn new(view: &FeatureViewSpec, keys: &[JoinKey], source: &SourceSpec) -> Self {
+        let field = |name: &str, dtype: ValueType| Field {
+            name: name.to_string(),
+            column: source.column_for(name).to_string(),
+            dtype,
+        };
+        RowDecoder {
+            keys: keys.iter().map(|k| field(&k.name, k.dtype)).collect(),
+            features: view
+                .features
+                .iter()
+                .map(|f| field(&f.name, f.dtype))
+                .collect(),
+            timestamp_field: source.timestamp_field.clone(),
+            created_timestamp_field: source.created_timestamp_field.clone(),
+        }
+    }
+
+    /// A message's bytes as a row. `created_us` is the row's created time when
+    /// the source maps none (the Kafka message timestamp, stable across replays).
+    pub fn decode_bytes(
+        &self,
+        bytes: &[u8],
+        created_us: Option<i64>,
+    ) -> Result<OnlineRow, Rejected> {
+        let json: Json = serde_json::from_slice(bytes)
+            .map_err(|e| Rejected::new(RejectReason::NotJson, e.to_string()))?;
+        match json {
+            Json::Object(record) => self.decode(&record, created_us),
+            other => Err(Rejected::new(
+                RejectReason::NotAnObject,
+                format!("expected a JSON object, got {}", json_kind(&other)),
+            )),
+        }
+    }
+
+    /// A record as a row. Features absent from the record are null.
+    pub fn decode(
+        &self,
+        record: &Map<String, Json>,
+        created_us: Option<i64>,
+    ) -> Result<OnlineRow, Rejected> {
+        let mut pairs = Vec::with_capacity(self.keys.len());
+        for key in &self.keys {
+            let raw = match record.get(&key.column) {
+                None | Some(Json::Null) => {
+                    return Err(Rejected::new(
+                        RejectReason::MissingKey,
+                        format!("join key `{}` is missing or null", key.column),
+                    ));
+                }
+                Some(raw) => raw,
+            };
+            pairs.push((key.name.clone(), typed(raw, key)?));
+        }
+        let key = EntityKey::new(pairs)
+            .map_err(|e| Rejected::new(RejectReason::WrongType, e.to_string()))?;
+        let event_ts = match record.get(&self.timestamp_field) {
+            None | Some(Json::Null) => {
+                return Err(Rejected::new(
+                    RejectReason::MissingTimestamp,
+                    format!(
+                        "timestamp field `{}` is missing or null",
+                        self.timestamp_field
+                    ),
+                ));
+            }
+            Some(raw) => timestamp(raw, &self.timestamp_field)?,
+        };
+        let created_ts = match &self.created_timestamp_field {
+            Some(field) => match record.get(field) {
+                None | Some(Json::Null) => None,
+                Some(raw) => Some(timestamp(raw, field)?),
+            },
+            None => created_us,
+        };
+        let values = self
+            .features
+            .iter()
+            .map(|f| match record.get(&f.column) {
+                None | Some(Json::Null) => Ok(Value::Null),
+                Some(raw) => typed(raw, f),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OnlineRow {
+            key,
+            event_ts,
+            created_ts,
+            values,
+        })
+    }
+}
+
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// A field's value as its declared type.
+fn typed(raw: &Json, field: &Field) -> Result<Value, Rejected> {
+    let wrong = |why: &str| {
+        Rejected::new(
+            RejectReason::WrongType,
+            format!(
+                "field `{}` should be {} but is {}{why}",
+                field.column,
+                field.dtype,
+                json_kind(raw)
+            ),
+        )
+    };
+    match field.dtype {
+        ValueType::Scalar(scalar) => match scalar_value(raw, scalar, &field.column)? {
+            Some(value) => Ok(value),
+            None => Err(wrong("")),
+        },
+        ValueType::List(scalar) => {
+            let Json::Array(items) = raw else {
+                return Err(wrong(""));
+            };
+            items
+                .iter()
+                .map(|item| match item {
+                    Json::Null => Ok(Value::Null),
+                    item => scalar_value(item, scalar, &field.column)?
+                        .ok_or_else(|| wrong(&format!(" (item {item})"))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List)
+        }
+    }
+}
+
+/// `None` when the JSON kind does not fit the type; an error for a bad timestamp.
+fn scalar_value(raw: &Json, scalar: ScalarType, column: &str) -> Result<Option<Value>, Rejected> {
+    Ok(match (scalar, raw) {
+        (ScalarType::Bool, Json::Bool(b)) => Some(Value::Bool(*b)),
+        (ScalarType::Int32, Json::Number(n)) => n
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .map(Value::Int32),
+        (ScalarType::Int64, Json::Number(n)) => n.as_i64().map(Value::Int64),
+        (ScalarType::Float32, Json::Number(n)) => n.as_f64().map(|v| Value::Float32(v as f32)),
+        (ScalarType::Float64, Json::Number(n)) => n.as_f64().map(Value::Float64),
+        (ScalarType::String, Json::String(s)) => Some(Value::String(s.clone())),
+        (ScalarType::Bytes, Json::String(s)) => Some(Value::Bytes(s.as_bytes().to_vec())),
+        (ScalarType::Bytes, Json::Array(items)) => items
+            .iter()
+            .map(|i| i.as_u64().and_then(|b| u8::try_from(b).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .map(Value::Bytes),
+        (ScalarType::Timestamp, raw @ (Json::String(_) | Json::Number(_))) => {
+            Some(Value::Timestamp(timestamp(raw, column)?))
+        }
+        _ => None,
+    })
+}
+
+/// RFC 3339 text (any offset, converted to UTC) or a number of seconds since
+/// the Unix epoch, as UTC microseconds.
+fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
+    let bad = |why: String| {
+        Rejected::new(
+            RejectReason::BadTimestamp,
+            format!("field `{field}`: {why}"),
+        )
+    };
+    let us = match raw {
+        Json::String(text) => DateTime::parse_from_rfc3339(text.trim())
+            .map_err(|e| bad(format!("`{text}` is not RFC 3339 with an offset ({e})")))?
+            .timestamp_micros(),
+        Json::Number(n) => {
+            let seconds = n
+                .as_f64()
+                .ok_or_else(|| bad(format!("{n} is not a number of seconds")))?;
+            let us = (seconds * 1e6).round();
+            if !us.is_finite() || us.abs() > MAX_TIMESTAMP_US as f64 {
+                return Err(bad(format!("{n} seconds is out of range")));
+            }
+            us as i64
+        }
+        other => {
+            return Err(bad(format!(
+                "expected RFC 3339 text or epoch seconds, got {}",
+                json_kind(other)
+            )));
+        }
+    };
+    if !(-MAX_TIMESTAMP_US..=MAX_TIMESTAMP_US).contains(&us) {
+        return Err(bad(format!(
+            "{raw} is out of range (±285 years around 1970)"
+        )));
+    }
+    Ok(us)
+}
+
+#[cfg(test)]
+mod tests {
+    use quiver_core::{FeatureSpec, SourceKind};
+    use serde_json::json;
+
+    use super::*;
+
+    fn decoder() -> RowDecoder {
+        let view = FeatureViewSpec {
+            name: "driver_stats".into(),
+            entities: vec!["driver".into()],
+            source: "batch".into(),
+            stream_source: Some("events".into()),
+            ttl: None,
+            online: true,
+            features: [
+                "conv_rate:float32",
+                "trips:int32",
+                "tags:list<string>",
+                "seen:timestamp",
+            ]
+            .iter()
+            .map(|f| {
+                let (name, dtype) = f.split_once(':').expect("name:type");
+                FeatureSpec {
+                    name: name.into(),
+                    dtype: dtype.parse().expect("type"),
+                    description: None,
+                }
+            })
+            .collect(),
+            description: None,
+            tags: Default::default(),
+        };
+        let keys = [JoinKey {
+            name: "driver_id".into(),
+            dtype: ValueType::Scalar(ScalarType::Int64),
+        }];
+        let source = SourceSpec {
+            name: "events".into(),
+            kind: SourceKind::Push,
+            timestamp_field: "ts".into(),
+            created_timestamp_field: None,
+            field_mapping: [("rate".to_string(), "conv_rate".to_string())].into(),
+            description: None,
+            tags: Default::default(),
+        };
+        RowDecoder::new(&view, &keys, &source)
+    }
+
+    fn reason(bytes: &[u8]) -> Option<RejectReason> {
+        decoder().decode_bytes(bytes, None).err().map(|r| r.reason)
+    }
+
+    #[test]
+    fn decodes_mapped_fields_types_and_time_zones() {
+        let row = decoder()
+            .decode_bytes(
+                br#"{"driver_id": 7, "ts": "2024-01-01T02:00:00+02:00", "rate": 0.5, "trips": 3,
+                     "tags": ["a", null], "seen": 1.5}"#,
+                Some(42),
+            )
+            .expect("decodes");
+        assert_eq!(
+            row.key.pairs(),
+            &[("driver_id".to_string(), Value::Int64(7))]
+        );
+        assert_eq!(row.event_ts, 1_704_067_200_000_000);
+        assert_eq!(row.created_ts, Some(42));
+        assert_eq!(
+            row.values,
+            vec![
+                Value::Float32(0.5),
+                Value::Int32(3),
+                Value::List(vec![Value::String("a".into()), Value::Null]),
+                Value::Timestamp(1_500_000),
+            ]
+        );
+        let sparse = decoder()
+            .decode(
+                json!({"driver_id": 7, "ts": 0})
+                    .as_object()
+                    .expect("object"),
+                None,
+            )
+            .expect("decodes");
+        assert_eq!(sparse.values, vec![Value::Null; 4]);
+    }
+
+    #[test]
+    fn every_reason_is_reported() {
+        assert_eq!(reason(b"{not json"), Some(RejectReason::NotJson));
+        assert_eq!(reason(b"[1, 2]"), Some(RejectReason::NotAnObject));
+        assert_eq!(reason(br#"{"ts": 0}"#), Some(RejectReason::MissingKey));
+        assert_eq!(
+            reason(br#"{"driver_id": null, "ts": 0}"#),
+            Some(RejectReason::MissingKey)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": "x", "ts": 0}"#),
+            Some(RejectReason::WrongType)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1.5, "ts": 0}"#),
+            Some(RejectReason::WrongType)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": 0, "trips": 3000000000}"#),
+            Some(RejectReason::WrongType)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": 0, "tags": [1]}"#),
+            Some(RejectReason::WrongType)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1}"#),
+            Some(RejectReason::MissingTimestamp)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": "2024-01-01 00:00:00"}"#),
+            Some(RejectReason::BadTimestamp)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": 1e300}"#),
+            Some(RejectReason::BadTimestamp)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": true}"#),
+            Some(RejectReason::BadTimestamp)
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": 0, "seen": "yesterday"}"#),
+            Some(RejectReason::BadTimestamp)
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! Streamed rows into the feature store: the decode, convert and write path the
+//! Kafka ingest and the push API share.
+
+mod decode;
+mod push;
+mod to_arrow;
+
+use quiver_core::{RepoSpec, SourceSpec};
+use quiver_offline::{FileOrigin, ViewSchema};
+use quiver_online::{OnlineRow, ViewMeta};
+use serde::{Deserialize, Serialize};
+
+pub use decode::{RejectReason, Rejected, RowDecoder};
+pub use push::{PushOutcome, PushRequest};
+
+use crate::error::{Result, StoreError};
+use crate::store::{Applied, FeatureStore};
+
+/// Where streamed rows go (Feast's `to` of a push).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteTarget {
+    #[default]
+    Online,
+    Offline,
+    OnlineAndOffline,
+}
+
+impl WriteTarget {
+    pub fn online(self) -> bool {
+        matches!(self, WriteTarget::Online | WriteTarget::OnlineAndOffline)
+    }
+    pub fn offline(self) -> bool {
+        matches!(self, WriteTarget::Offline | WriteTarget::OnlineAndOffline)
+    }
+}
+
+/// A view fed by a stream source, ready to decode and write its rows.
+#[derive(Debug, Clone)]
+pub struct IngestView {
+    /// The offline layout of the view's rows.
+    pub schema: ViewSchema,
+    /// What the online store needs to know (features in row order).
+    pub meta: ViewMeta,
+    pub decoder: RowDecoder,
+}
+
+impl IngestView {
+    pub fn new(spec: &RepoSpec, view: &str, stream_source: &SourceSpec) -> Result<Self> {
+        let schema = ViewSchema::new(spec, view)?;
+        let meta = ViewMeta {
+            name: schema.name().to_string(),
+            features: schema
+                .view
+                .features
+                .iter()
+                .map(|f| f.name.clone())
+                .collect(),
+            ttl: schema.view.ttl,
+        };
+        let decoder = RowDecoder::new(&schema.view, &schema.keys, stream_source);
+        Ok(IngestView {
+            schema,
+            meta,
+            decoder,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.schema.name()
+    }
+
+    /// Whether the view is served online (`online: true` in its definition).
+    pub fn is_online(&self) -> bool {
+        self.schema.view.online
+    }
+}
+
+impl Applied {
+    /// The views whose `stream_source` is `source`, prepared for ingest.
+    pub fn stream_views(&self, source: &str) -> Result<Vec<IngestView>> {
+        let spec = self
+            .spec
+            .source(source)
+            .ok_or_else(|| StoreError::Request(format!("unknown source `{source}`")))?;
+        self.spec
+            .feature_views
+            .iter()
+            .filter(|v| v.stream_source.as_deref() == Some(source))
+            .map(|v| IngestView::new(&self.spec, &v.name, spec))
+            .collect()
+    }
+}
+
+/// What one write of streamed rows did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RowsWritten {
+    /// Rows stored online (newer than what was there).
+    pub online: u64,
+    /// Rows the online store already had a newer value for.
+    pub online_dropped_older: u64,
+    /// Rows appended to the offline store (after de-duplication).
+    pub offline: u64,
+}
+
+impl std::ops::AddAssign for RowsWritten {
+    fn add_assign(&mut self, other: Self) {
+        self.online += other.online;
+        self.online_dropped_older += other.online_dropped_older;
+        self.offline += other.offline;
+    }
+}
+
+impl FeatureStore {
+    /// Writes decoded rows of `view`: online with the event-time guard (an older
+    /// row never replaces a newer one), then appended offline as a file of
+    /// `origin`. Both writes are idempotent, so a failed call can be retried whole.
+    pub async fn write_rows(
+        &self,
+        view: &IngestView,
+        rows: &[OnlineRow],
+        target: WriteTarget,
+        origin: FileOrigin,
+    ) -> Result<RowsWritten> {
+        let mut written = RowsWritten::default();
+        if rows.is_empty() {
+            return Ok(written);
+        }
+        if target.online() && view.is_online() {
+            let report = self.online().await?.write(&view.meta, rows).await?;
+            written.online = report.written;
+            written.online_dropped_older = report.dropped_older;
+        }
+        if target.offline() {
+            let batch = to_arrow::rows_to_batch(&view.schema, rows)?;
+            let store = self.offline_store();
+            let schema = view.schema.clone();
+            let stats = tokio::task::spawn_blocking(move || store.append(&schema, &batch, &origin))
+                .await
+                .map_err(|e| {
+                    StoreError::Internal(format!("offline append failed to run: {e}"))
+                })??;
+            written.offline = stats.rows_written;
+        }
+        Ok(written)
+    }
+}
