@@ -49,8 +49,29 @@ pub enum Command {
     Historical(HistoricalArgs),
     /// Look up the latest feature values of a few entities in the online store.
     Online(OnlineArgs),
-    /// Serve the HTTP API: training sets, online lookups, materialization.
+    /// Serve the HTTP API: training sets, online lookups, materialization, push.
     Serve(ServeArgs),
+    /// Consume the views' Kafka stream sources into the online and offline stores.
+    Ingest(IngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Only these views (default: every view with a Kafka stream source).
+    #[arg(long, value_delimiter = ',')]
+    pub views: Vec<String>,
+    /// The Kafka cluster (overrides `kafka.bootstrap_servers` in quiver.yaml).
+    #[arg(long, env = "QUIVER_KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: Option<String>,
+    /// The consumer group (overrides `kafka.group_id`; default quiver-PROJECT).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Write the online store only (no offline append).
+    #[arg(long)]
+    pub no_offline: bool,
+    /// How often to log progress.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub log_every: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -82,9 +103,17 @@ pub struct ServeArgs {
     /// Refuse online lookups with more entities than this.
     #[arg(long, default_value_t = 10_000)]
     pub max_online_entities: usize,
+    /// Refuse push requests with more rows than this.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_push_rows: usize,
     /// Refuse request bodies larger than this many bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub max_body_bytes: usize,
+    /// Also run the Kafka ingest in this process (its counters at GET /ingest-stats).
+    #[arg(long)]
+    pub ingest: bool,
+    #[command(flatten)]
+    pub ingest_args: IngestArgs,
 }
 
 #[derive(Debug, Args)]

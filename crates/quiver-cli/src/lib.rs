@@ -56,6 +56,7 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Historical(args) => commands::historical::run(global, args).await,
         Command::Online(args) => commands::online::run(global, args).await,
         Command::Serve(args) => commands::serve::run(global, args).await,
+        Command::Ingest(args) => commands::ingest::run(global, args).await,
     }
 }
 

@@ -16,7 +16,7 @@ pub mod ttl;
 mod validate;
 mod yaml;
 
-pub use config::{OnlineStoreConfig, ProjectConfig};
+pub use config::{KafkaConfig, OnlineStoreConfig, ProjectConfig};
 pub use diff::{ChangeKind, FieldChange, ObjectChange, diff_objects};
 pub use dtype::{ScalarType, ValueType};
 pub use error::{DefinitionError, Location, RepoError};

@@ -7,6 +7,7 @@ mod entities_json;
 mod error;
 mod historical;
 mod online;
+mod push;
 mod state;
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use quiver_store::FeatureStore;
+use quiver_store::{FeatureStore, IngestStats};
 use serde_json::json;
 
 pub use error::ApiError;
@@ -43,23 +44,34 @@ pub fn router(state: AppState) -> Router {
             "/materialize-incremental",
             post(online::materialize_incremental),
         )
+        .route("/push", post(push::push))
+        .route("/ingest-stats", get(push::ingest_stats))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
-/// Serves the API on `addr` until Ctrl-C or SIGTERM.
-pub async fn serve(store: FeatureStore, addr: SocketAddr, limits: Limits) -> std::io::Result<()> {
-    let state = AppState::new(store, limits).await;
+/// Serves the API on `addr` until `stop` completes (see [`shutdown_signal`]);
+/// `ingest_stats` are the counters of an ingest running beside it.
+pub async fn serve(
+    store: FeatureStore,
+    addr: SocketAddr,
+    limits: Limits,
+    ingest_stats: Option<IngestStats>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut state = AppState::new(store, limits).await;
+    state.ingest_stats = ingest_stats;
     state.spawn_refresh(REGISTRY_REFRESH);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "quiver serving");
     eprintln!("quiver: serving on http://{}", listener.local_addr()?);
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(stop)
         .await
 }
 
-async fn shutdown() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

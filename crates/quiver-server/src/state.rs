@@ -5,7 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use quiver_store::{Applied, FeatureStore};
+use quiver_store::{Applied, FeatureStore, IngestStats};
 
 use crate::error::ApiError;
 
@@ -16,6 +16,8 @@ pub struct Limits {
     pub max_entity_rows: usize,
     /// Entities per online lookup.
     pub max_online_entities: usize,
+    /// Rows per push request.
+    pub max_push_rows: usize,
     pub max_body_bytes: usize,
 }
 
@@ -24,6 +26,7 @@ impl Default for Limits {
         Self {
             max_entity_rows: 1_000_000,
             max_online_entities: 10_000,
+            max_push_rows: 100_000,
             max_body_bytes: 256 << 20,
         }
     }
@@ -33,6 +36,8 @@ impl Default for Limits {
 pub struct AppState {
     pub store: Arc<FeatureStore>,
     pub limits: Limits,
+    /// The counters of the Kafka ingest running beside the API, if any.
+    pub ingest_stats: Option<IngestStats>,
     applied: Arc<RwLock<Option<Applied>>>,
 }
 
@@ -42,6 +47,7 @@ impl AppState {
         Self {
             store: Arc::new(store),
             limits,
+            ingest_stats: None,
             applied: Arc::new(RwLock::new(applied)),
         }
     }

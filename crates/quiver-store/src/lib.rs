@@ -12,8 +12,8 @@ mod training;
 
 pub use error::{ErrorClass, Result, StoreError};
 pub use ingest::{
-    IngestView, PushOutcome, PushRequest, RejectReason, Rejected, RowDecoder, RowsWritten,
-    WriteTarget,
+    IngestSnapshot, IngestStats, IngestView, PushOutcome, PushRequest, RejectReason, Rejected,
+    RowDecoder, RowsWritten, WriteTarget,
 };
 pub use materialize::RunReport;
 pub use online::{

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod describe;
 pub mod historical;
+pub mod ingest;
 pub mod init;
 pub mod list;
 pub mod materialize;

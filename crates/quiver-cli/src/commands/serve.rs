@@ -1,10 +1,13 @@
-//! `quiver serve`: the HTTP API.
+//! `quiver serve`: the HTTP API, and with `--ingest` the Kafka ingest beside it.
 
 use std::net::SocketAddr;
 
 use quiver_server::Limits;
+use quiver_store::IngestStats;
+use tokio::sync::watch;
 
 use crate::args::{GlobalArgs, ServeArgs};
+use crate::commands::ingest;
 use crate::context;
 use crate::error::{CliError, CliResult};
 
@@ -13,11 +16,42 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
     let limits = Limits {
         max_entity_rows: args.max_entity_rows,
         max_online_entities: args.max_online_entities,
+        max_push_rows: args.max_push_rows,
         max_body_bytes: args.max_body_bytes,
     };
-    quiver_server::serve(store, SocketAddr::new(args.host, args.port), limits)
-        .await
-        .map_err(|e| {
-            CliError::Unavailable(format!("cannot serve on {}:{}: {e}", args.host, args.port))
-        })
+    let addr = SocketAddr::new(args.host, args.port);
+    let serve_error = |e: std::io::Error| {
+        CliError::Unavailable(format!("cannot serve on {}:{}: {e}", args.host, args.port))
+    };
+    if !args.ingest {
+        return quiver_server::serve(store, addr, limits, None, quiver_server::shutdown_signal())
+            .await
+            .map_err(serve_error);
+    }
+    // One signal stops both: the server drains, the ingest commits its batch.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        quiver_server::shutdown_signal().await;
+        let _ = on_signal.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let stats = IngestStats::default();
+    let options = ingest::options(&store, &args.ingest_args);
+    let worker_stop = stopped(stop_rx.clone());
+    let worker_stats = stats.clone();
+    let worker_store = store.clone();
+    let worker = async move {
+        let result = ingest::run_worker(worker_store, options, worker_stats, worker_stop).await;
+        // An ingest that cannot run takes the server down with it, loudly.
+        let _ = stop_tx.send(true);
+        result
+    };
+    let server = quiver_server::serve(store, addr, limits, Some(stats), stopped(stop_rx));
+    let (worker, server) = tokio::join!(worker, server);
+    server.map_err(serve_error)?;
+    worker
 }

@@ -3,6 +3,7 @@
 
 mod decode;
 mod push;
+mod stats;
 mod to_arrow;
 
 use quiver_core::{RepoSpec, SourceSpec};
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use decode::{RejectReason, Rejected, RowDecoder};
 pub use push::{PushOutcome, PushRequest};
+pub use stats::{IngestSnapshot, IngestStats};
 
 use crate::error::{Result, StoreError};
 use crate::store::{Applied, FeatureStore};
@@ -123,25 +125,52 @@ impl FeatureStore {
         origin: FileOrigin,
     ) -> Result<RowsWritten> {
         let mut written = RowsWritten::default();
-        if rows.is_empty() {
-            return Ok(written);
-        }
-        if target.online() && view.is_online() {
-            let report = self.online().await?.write(&view.meta, rows).await?;
-            written.online = report.written;
-            written.online_dropped_older = report.dropped_older;
+        if target.online() {
+            written += self.write_online_rows(view, rows).await?;
         }
         if target.offline() {
-            let batch = to_arrow::rows_to_batch(&view.schema, rows)?;
-            let store = self.offline_store();
-            let schema = view.schema.clone();
-            let stats = tokio::task::spawn_blocking(move || store.append(&schema, &batch, &origin))
-                .await
-                .map_err(|e| {
-                    StoreError::Internal(format!("offline append failed to run: {e}"))
-                })??;
-            written.offline = stats.rows_written;
+            written += self.append_offline_rows(view, rows, origin).await?;
         }
         Ok(written)
+    }
+
+    /// The online half of [`write_rows`](Self::write_rows) (nothing for a view
+    /// that is not online).
+    pub async fn write_online_rows(
+        &self,
+        view: &IngestView,
+        rows: &[OnlineRow],
+    ) -> Result<RowsWritten> {
+        if rows.is_empty() || !view.is_online() {
+            return Ok(RowsWritten::default());
+        }
+        let report = self.online().await?.write(&view.meta, rows).await?;
+        Ok(RowsWritten {
+            online: report.written,
+            online_dropped_older: report.dropped_older,
+            offline: 0,
+        })
+    }
+
+    /// The offline half of [`write_rows`](Self::write_rows).
+    pub async fn append_offline_rows(
+        &self,
+        view: &IngestView,
+        rows: &[OnlineRow],
+        origin: FileOrigin,
+    ) -> Result<RowsWritten> {
+        if rows.is_empty() {
+            return Ok(RowsWritten::default());
+        }
+        let batch = to_arrow::rows_to_batch(&view.schema, rows)?;
+        let store = self.offline_store();
+        let schema = view.schema.clone();
+        let stats = tokio::task::spawn_blocking(move || store.append(&schema, &batch, &origin))
+            .await
+            .map_err(|e| StoreError::Internal(format!("offline append failed to run: {e}")))??;
+        Ok(RowsWritten {
+            offline: stats.rows_written,
+            ..RowsWritten::default()
+        })
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{IngestView, RowsWritten, WriteTarget};
 use crate::error::{Result, StoreError};
-use crate::store::FeatureStore;
+use crate::store::{Applied, FeatureStore};
 
 /// Rejections listed in an error before the rest are summarized.
 const LISTED_REJECTIONS: usize = 5;
@@ -36,8 +36,8 @@ pub struct PushOutcome {
 }
 
 impl FeatureStore {
-    pub async fn push(&self, request: &PushRequest) -> Result<PushOutcome> {
-        let applied = self.applied().await?;
+    /// Validates every row for every view, then writes them.
+    pub async fn push(&self, applied: &Applied, request: &PushRequest) -> Result<PushOutcome> {
         let name = &request.push_source_name;
         let source = applied
             .spec

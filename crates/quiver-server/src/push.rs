@@ -1,0 +1,43 @@
+//! `POST /push` (Feast's shape) and `GET /ingest-stats`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use quiver_store::{IngestSnapshot, PushOutcome, PushRequest};
+use serde_json::Value;
+
+use crate::error::{ApiError, parse_json};
+use crate::state::AppState;
+
+pub async fn push(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<PushOutcome>, ApiError> {
+    let request: PushRequest = parse_json(&body)?;
+    let rows = request
+        .df
+        .values()
+        .find_map(Value::as_array)
+        .map_or(0, Vec::len);
+    if rows > state.limits.max_push_rows {
+        return Err(ApiError::bad_request(format!(
+            "{rows} rows in one push; the limit is {} (split the request)",
+            state.limits.max_push_rows
+        )));
+    }
+    let applied = state.applied()?;
+    Ok(Json(state.store.push(&applied, &request).await?))
+}
+
+pub async fn ingest_stats(State(state): State<AppState>) -> Result<Json<IngestSnapshot>, ApiError> {
+    state
+        .ingest_stats
+        .as_ref()
+        .map(|s| Json(s.snapshot()))
+        .ok_or_else(|| ApiError {
+            status: axum::http::StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: "no Kafka ingest runs in this server (start it with `quiver serve --ingest`)"
+                .into(),
+        })
+}

@@ -1,0 +1,17 @@
+use quiver_store::StoreError;
+use rdkafka::error::KafkaError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The definitions or the configuration do not allow an ingest.
+    #[error("{0}")]
+    Config(String),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Offline(#[from] quiver_offline::OfflineError),
+}
+
+pub type Result<T, E = StreamError> = std::result::Result<T, E>;

@@ -1,0 +1,400 @@
+//! The ingest loop: consume, decode, gather a micro-batch, write it online and
+//! offline, send its bad messages to the dead-letter topic, then commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quiver_core::KafkaConfig;
+use quiver_offline::FileOrigin;
+use quiver_store::{ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError};
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::producer::FutureProducer;
+use tokio::sync::watch;
+
+use crate::context::IngestContext;
+use crate::dead_letter::{self, DeadLetter};
+use crate::error::{Result, StreamError};
+use crate::pending::{Partition, Pending};
+use crate::routes::Routes;
+use crate::{admin, client};
+
+/// First and longest pause between attempts at a failed batch.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// After a stop is asked for, how long the last batch may keep failing before
+/// the worker exits without committing it (it is replayed on the next start).
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub kafka: KafkaConfig,
+    /// Only these views (default: every view with a Kafka stream source).
+    pub views: Vec<String>,
+    /// How often to log progress.
+    pub log_every: Duration,
+}
+
+/// Runs the ingest until `stop` completes, then writes and commits the batch
+/// in hand and returns.
+pub async fn run_ingest(
+    store: FeatureStore,
+    options: IngestOptions,
+    stats: IngestStats,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let applied = store.applied().await?;
+    let routes = Routes::new(&applied, &options.views)?;
+    let mut kafka = options.kafka;
+    if kafka.bootstrap_servers.is_empty() {
+        kafka.bootstrap_servers =
+            routes
+                .source_bootstrap()
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    StreamError::Config(
+                "no Kafka cluster configured: set `kafka.bootstrap_servers` in quiver.yaml, \
+                 `bootstrap_servers` on the source, or pass --bootstrap-servers"
+                    .into(),
+            )
+                })?;
+    }
+    admin::ensure_topics(
+        &kafka.bootstrap_servers,
+        &[kafka.dead_letter_topic.as_str()],
+        1,
+        &kafka.properties,
+    )
+    .await?;
+    let consumer = Arc::new(client::consumer(&kafka, IngestContext::new(stats.clone()))?);
+    consumer.subscribe(&routes.topics())?;
+    let producer = client::producer(&kafka)?;
+    tracing::info!(
+        topics = ?routes.topics(),
+        group = %kafka.group_id,
+        offline = kafka.offline,
+        "ingest started"
+    );
+
+    let (stop_tx, mut stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut worker = Worker {
+        store,
+        routes,
+        kafka,
+        stats,
+        producer,
+        consumer: consumer.clone(),
+        pending: Pending::default(),
+        partitions: HashMap::new(),
+        generation: consumer.context().generation(),
+    };
+    let mut log = tokio::time::interval(options.log_every);
+    log.tick().await;
+    loop {
+        let deadline = worker.pending.deadline(worker.kafka.batch_max_wait);
+        tokio::select! {
+            biased;
+            _ = stopping.changed() => break,
+            () = sleep_until(deadline), if deadline.is_some() => {
+                worker.flush(&stopping).await?;
+            }
+            message = consumer.recv() => match message {
+                Ok(message) => {
+                    worker.accept(&message)?;
+                    if worker.pending.messages() >= worker.kafka.batch_max_messages {
+                        worker.flush(&stopping).await?;
+                    }
+                }
+                Err(error) => {
+                    // The client reconnects by itself; say so and go on.
+                    tracing::warn!(%error, "kafka consumer error");
+                    tokio::time::sleep(RETRY_FIRST).await;
+                }
+            },
+            _ = log.tick() => worker.log_progress(),
+        }
+    }
+    tracing::info!(
+        messages = worker.pending.messages(),
+        "stopping: writing the last batch"
+    );
+    worker.flush(&stopping).await?;
+    worker.log_progress();
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Offsets of a partition already stored offline, per view of its topic.
+struct PartitionState {
+    stored: Vec<Vec<(i64, i64)>>,
+}
+
+struct Worker {
+    store: FeatureStore,
+    routes: Routes,
+    kafka: KafkaConfig,
+    stats: IngestStats,
+    producer: FutureProducer,
+    consumer: Arc<StreamConsumer<IngestContext>>,
+    pending: Pending,
+    partitions: HashMap<Partition, PartitionState>,
+    /// The rebalance generation the pending batch belongs to.
+    generation: u64,
+}
+
+impl Worker {
+    /// Decodes a message into the pending batch (or its dead letters).
+    fn accept(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
+        let generation = self.consumer.context().generation();
+        if generation != self.generation {
+            // Partitions were revoked: the uncommitted batch is replayed from the
+            // committed offsets by whoever owns them now (possibly this worker).
+            if !self.pending.is_empty() {
+                tracing::info!(
+                    messages = self.pending.messages(),
+                    "rebalance: dropping the uncommitted batch; it is replayed"
+                );
+            }
+            self.pending.clear();
+            self.partitions.clear();
+            self.generation = generation;
+        }
+        let partition: Partition = (message.topic().to_string(), message.partition());
+        let offset = message.offset();
+        if !self.partitions.contains_key(&partition) {
+            let state = self.resume(&partition, offset)?;
+            self.partitions.insert(partition.clone(), state);
+        }
+        self.stats.update(|s| s.messages += 1);
+        self.pending.take_offset(&partition, offset);
+        // The message timestamp is the created time: the same on every replay.
+        let created_us = message.timestamp().to_millis().map(|ms| ms * 1000);
+        let decoded = match message.payload() {
+            None => Err(Rejected {
+                reason: RejectReason::NotJson,
+                detail: "the message has no payload".into(),
+            }),
+            Some(payload) => self
+                .routes
+                .views(&partition.0)
+                .iter()
+                .map(|view| view.decoder.decode_bytes(payload, created_us))
+                .collect::<std::result::Result<Vec<_>, _>>(),
+        };
+        match decoded {
+            Ok(rows) => {
+                for (view, row) in rows.into_iter().enumerate() {
+                    self.pending.add_row(&partition, view, offset, row);
+                }
+            }
+            Err(rejected) => {
+                tracing::debug!(topic = %partition.0, partition = partition.1, offset, %rejected, "bad message");
+                self.stats
+                    .update(|s| *s.rejected.entry(rejected.reason).or_default() += 1);
+                self.pending.dead_letters.push(DeadLetter {
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: message.payload().map(<[u8]>::to_vec),
+                    source: format!("{}/{}/{offset}", partition.0, partition.1),
+                    rejected,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The first message of a partition since (re)assignment is at the committed
+    /// offset: files written past it were never committed (a crash between the
+    /// write and the commit) and are removed before they are written again.
+    fn resume(&self, partition: &Partition, offset: i64) -> Result<PartitionState> {
+        let offline = self.store.offline_store();
+        let mut stored = Vec::new();
+        for view in self.routes.views(&partition.0) {
+            let mut ranges = Vec::new();
+            if self.kafka.offline {
+                let removed =
+                    offline.remove_uncommitted(view.name(), &partition.0, partition.1, offset)?;
+                if removed > 0 {
+                    tracing::info!(view = view.name(), topic = %partition.0, partition = partition.1,
+                        offset, files = removed, "removed offline files of uncommitted offsets");
+                }
+                for file in offline.files(view.name())? {
+                    if let FileOrigin::Kafka {
+                        topic,
+                        partition: p,
+                        first_offset,
+                        last_offset,
+                    } = file.origin
+                        && topic == partition.0
+                        && p == partition.1
+                    {
+                        ranges.push((first_offset, last_offset));
+                    }
+                }
+            }
+            stored.push(ranges);
+        }
+        Ok(PartitionState { stored })
+    }
+
+    /// Writes the pending batch, retrying until it succeeds, then commits it.
+    async fn flush(&mut self, stopping: &watch::Receiver<bool>) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pause = RETRY_FIRST;
+        let mut stop_deadline = None;
+        loop {
+            match self.write_and_commit().await {
+                Ok(()) => break,
+                Err(Failure::Fatal(error)) => return Err(error),
+                Err(Failure::Rebalanced) => {
+                    tracing::info!(
+                        "rebalance during commit: the batch is replayed by the new owner"
+                    );
+                    break;
+                }
+                Err(Failure::Retry(error)) => {
+                    self.stats.update(|s| s.retries += 1);
+                    if *stopping.borrow() {
+                        let deadline = *stop_deadline
+                            .get_or_insert_with(|| tokio::time::Instant::now() + STOP_GRACE);
+                        if tokio::time::Instant::now() >= deadline {
+                            tracing::error!(%error, "stopping with an unwritten batch; it is replayed on the next start");
+                            break;
+                        }
+                    }
+                    tracing::warn!(%error, retry_in = ?pause, "writing the batch failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    async fn write_and_commit(&mut self) -> std::result::Result<(), Failure> {
+        for ((partition, view_index), rows) in &self.pending.rows {
+            let view = &self.routes.views(&partition.0)[*view_index];
+            let online_rows: Vec<_> = rows.iter().map(|(_, row)| row.clone()).collect();
+            let written = self.store.write_online_rows(view, &online_rows).await?;
+            self.stats.update(|s| s.rows += written);
+            if !self.kafka.offline {
+                continue;
+            }
+            let stored = self
+                .partitions
+                .get(partition)
+                .map(|p| p.stored[*view_index].clone())
+                .unwrap_or_default();
+            let (new, replayed): (Vec<_>, Vec<_>) = rows
+                .iter()
+                .partition(|(offset, _)| !stored.iter().any(|(a, b)| (a..=b).contains(&offset)));
+            self.stats
+                .update(|s| s.offline_replayed_skipped += replayed.len() as u64);
+            let (Some(first), Some(last)) = (new.first(), new.last()) else {
+                continue;
+            };
+            let origin = FileOrigin::Kafka {
+                topic: partition.0.clone(),
+                partition: partition.1,
+                first_offset: first.0,
+                last_offset: last.0,
+            };
+            let range = (first.0, last.0);
+            let new_rows: Vec<_> = new.into_iter().map(|(_, row)| row.clone()).collect();
+            let written = self
+                .store
+                .append_offline_rows(view, &new_rows, origin)
+                .await?;
+            self.stats.update(|s| s.rows += written);
+            // A retry of this batch must not append these offsets again.
+            if let Some(state) = self.partitions.get_mut(partition) {
+                state.stored[*view_index].push(range);
+            }
+        }
+        dead_letter::send_all(
+            &self.producer,
+            &self.kafka.dead_letter_topic,
+            &self.pending.dead_letters,
+        )
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+        self.pending.dead_letters.clear();
+        let offsets = self.pending.commit_list().map_err(Failure::Fatal)?;
+        let consumer = self.consumer.clone();
+        let committed =
+            tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
+                .await
+                .map_err(|e| Failure::Retry(format!("commit did not run: {e}")))?;
+        match committed {
+            Ok(()) => {
+                self.stats.update(|s| s.batches += 1);
+                Ok(())
+            }
+            Err(error) if is_rebalance(&error) => Err(Failure::Rebalanced),
+            Err(error) => Err(Failure::Retry(format!("commit failed: {error}"))),
+        }
+    }
+
+    fn log_progress(&self) {
+        let s = self.stats.snapshot();
+        let rejected: u64 = s.rejected.values().sum();
+        tracing::info!(
+            messages = s.messages,
+            batches = s.batches,
+            online = s.rows.online,
+            online_older_dropped = s.rows.online_dropped_older,
+            offline = s.rows.offline,
+            rejected,
+            retries = s.retries,
+            lag = s.total_lag,
+            "ingest progress"
+        );
+    }
+}
+
+/// How a batch attempt failed.
+enum Failure {
+    /// A dependency failed: try the same batch again.
+    Retry(String),
+    /// The partitions moved on: the batch is someone else's now.
+    Rebalanced,
+    /// Retrying cannot help (the definitions do not fit the store).
+    Fatal(StreamError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        match error.class() {
+            ErrorClass::User => Failure::Fatal(error.into()),
+            _ => Failure::Retry(error.to_string()),
+        }
+    }
+}
+
+fn is_rebalance(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::IllegalGeneration
+                | Code::RebalanceInProgress
+                | Code::UnknownMemberId
+                | Code::AssignmentLost
+                | Code::State
+        )
+    )
+}
