@@ -2,7 +2,9 @@
 # quiver's test command (CI runs exactly this through .ci/run).
 #
 # 1. Makes sure the services the tests need are reachable on loopback, starting
-#    (and if necessary installing) them: PostgreSQL, Redis.
+#    (and if necessary installing) them: PostgreSQL, Redis, a three-node Redis
+#    Cluster and a Kafka-protocol broker (tansu, built once from crates.io into
+#    ~/.cache/quiver, about 10 minutes on 2 cores, then started in memory).
 # 2. Runs cargo fmt --check, clippy -D warnings and the whole test suite
 #    (cargo-nextest when installed, plus doctests; else cargo test).
 #
@@ -15,6 +17,8 @@
 #   QUIVER_TEST_REDIS_URL      use this Redis instead of 127.0.0.1:6379
 #   QUIVER_TEST_REDIS_CLUSTER_URL  use this Redis Cluster node instead of starting
 #                              three local nodes on 127.0.0.1:7000-7002
+#   QUIVER_TEST_KAFKA_BOOTSTRAP  use this Kafka cluster (host:port) instead of the
+#                              broker on 127.0.0.1:9092 (started when absent)
 #   QUIVER_TEST_SERVICES_ONLY  =1: stop after the services are ensured (no cargo)
 #   QUIVER_TEST_WAIT_SECS      how long to wait for a service to become ready (30)
 #   CARGO_TARGET_DIR           default: $HOME/.cache/quiver/target (shared by clones)
@@ -355,6 +359,55 @@ ensure_redis_cluster() {
 redis_ping_is_pong() { [[ $(redis_ping 127.0.0.1 "$1") == PONG ]]; }
 
 # ---------------------------------------------------------------------------
+# Kafka: a real Kafka-protocol broker. There is no Kafka package or Docker on
+# the machines this runs on, so the Apache-licensed tansu broker is built from
+# crates.io once and started with in-memory storage.
+
+KAFKA_PORT=9092
+TANSU_VERSION=0.6.0
+TANSU_ROOT="$STATE_DIR/tansu-$TANSU_VERSION"
+
+kafka_listening() { tcp_open 127.0.0.1 "$KAFKA_PORT"; }
+
+ensure_kafka() {
+    local bootstrap how tansu log
+    if [[ -n ${QUIVER_TEST_KAFKA_BOOTSTRAP:-} ]]; then
+        bootstrap=$QUIVER_TEST_KAFKA_BOOTSTRAP
+        # shellcheck disable=SC2046 # "host port"
+        wait_until tcp_open $(url_host_port "tcp://${bootstrap%%,*}" 9092) ||
+            die "kafka: nothing listens at QUIVER_TEST_KAFKA_BOOTSTRAP=$bootstrap; start the broker or unset it to start one on 127.0.0.1:$KAFKA_PORT"
+        echo "kafka: using QUIVER_TEST_KAFKA_BOOTSTRAP=$bootstrap"
+        return
+    fi
+    bootstrap="127.0.0.1:$KAFKA_PORT"
+    if kafka_listening; then
+        how="using the broker running at $bootstrap"
+    else
+        mkdir -p "$STATE_DIR"
+        tansu="$TANSU_ROOT/bin/tansu"
+        if [[ ! -x $tansu ]]; then
+            log="$STATE_DIR/tansu-install.log"
+            echo "kafka: building the tansu broker $TANSU_VERSION from crates.io, once (about 10 minutes on 2 cores; log: $log)" >&2
+            # Its own temporary target dir: the project's stays small.
+            if ! env -u CARGO_TARGET_DIR cargo install "tansu@$TANSU_VERSION" --locked --features dynostore \
+                --root "$TANSU_ROOT" >"$log" 2>&1; then
+                tail -n 20 "$log" >&2
+                die "kafka: building tansu failed (log: $log); or start a Kafka broker and set QUIVER_TEST_KAFKA_BOOTSTRAP=HOST:PORT"
+            fi
+        fi
+        # Its own session, so it outlives this script like the other services.
+        setsid "$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
+            --storage-engine memory://tansu/ >"$STATE_DIR/tansu.log" 2>&1 </dev/null &
+        echo $! >"$STATE_DIR/tansu.pid"
+        wait_until kafka_listening ||
+            die "kafka: tansu did not start listening on $bootstrap (log: $STATE_DIR/tansu.log)"
+        how="started tansu $TANSU_VERSION at $bootstrap (in-memory storage)"
+    fi
+    export QUIVER_TEST_KAFKA_BOOTSTRAP=$bootstrap
+    echo "kafka: $how"
+}
+
+# ---------------------------------------------------------------------------
 # steps
 
 STEP_NAMES=()
@@ -394,6 +447,7 @@ ensure_services() {
     ensure_postgres
     ensure_redis
     ensure_redis_cluster
+    ensure_kafka
 }
 
 main() {

@@ -341,7 +341,11 @@ impl Worker {
                 .map_err(|e| Failure::Retry(format!("commit did not run: {e}")))?;
         match committed {
             Ok(()) => {
-                self.stats.update(|s| s.batches += 1);
+                let messages = self.pending.messages() as u64;
+                self.stats.update(|s| {
+                    s.batches += 1;
+                    s.committed_messages += messages;
+                });
                 Ok(())
             }
             Err(error) if is_rebalance(&error) => Err(Failure::Rebalanced),

@@ -29,6 +29,10 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 pub const POSTGRES_URL_ENV: &str = "QUIVER_TEST_POSTGRES_URL";
 /// Environment variable holding the URL of the test Redis.
 pub const REDIS_URL_ENV: &str = "QUIVER_TEST_REDIS_URL";
+/// Environment variable holding the test Kafka cluster (`host:port[,...]`).
+pub const KAFKA_BOOTSTRAP_ENV: &str = "QUIVER_TEST_KAFKA_BOOTSTRAP";
+/// The broker `scripts/test.sh` starts when the variable is unset.
+pub const DEFAULT_KAFKA_BOOTSTRAP: &str = "127.0.0.1:9092";
 /// The Postgres URL `scripts/test.sh` provides when the variable is unset.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// The Redis URL `scripts/test.sh` provides when the variable is unset.
@@ -48,6 +52,18 @@ pub fn postgres_url() -> String {
 /// URL of the real Redis (env `QUIVER_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
 pub fn redis_url() -> String {
     env_or(REDIS_URL_ENV, DEFAULT_REDIS_URL)
+}
+
+/// The real Kafka-protocol broker (env `QUIVER_TEST_KAFKA_BOOTSTRAP`, default
+/// `127.0.0.1:9092`, where `scripts/test.sh` starts one).
+pub fn kafka_bootstrap() -> String {
+    env_or(KAFKA_BOOTSTRAP_ENV, DEFAULT_KAFKA_BOOTSTRAP)
+}
+
+/// A name no other test (in this or another process) uses: `<prefix>_<pid>_<n>_<random>`,
+/// a valid identifier of at most 63 bytes.
+pub fn unique_name(prefix: &str) -> String {
+    unique_database_name(prefix)
 }
 
 fn env_or(var: &str, default: &str) -> String {

@@ -15,6 +15,8 @@ pub struct IngestSnapshot {
     pub messages: u64,
     /// Micro-batches written and committed.
     pub batches: u64,
+    /// Messages whose offsets are committed (their batch fully written).
+    pub committed_messages: u64,
     pub rows: RowsWritten,
     /// Rows not appended offline because an earlier run already stored their offsets.
     pub offline_replayed_skipped: u64,

@@ -1,0 +1,758 @@
+//! The streaming tier end to end, against the real Kafka-protocol broker and
+//! the real Redis that `scripts/test.sh` starts: `quiver serve --ingest` is run
+//! as a process, events are produced with rdkafka, and what serving and
+//! training see is checked against the events themselves.
+
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use arrow::util::display::array_value_to_string;
+use chrono::{DateTime, Utc};
+use common::{Server, quiver, rfc3339, start_server};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::{Value, json};
+
+const VIEW: &str = "driver_hourly_stats";
+const PUSH_VIEW: &str = "driver_pushed_stats";
+const PARTITIONS: i32 = 3;
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A view fed by the sample's push source, beside the sample's definitions.
+const PUSH_DEFINITIONS: &str = r#"
+feature_views:
+  - name: driver_pushed_stats
+    entities: [driver]
+    source: driver_stats_source
+    stream_source: driver_stats_push
+    ttl: 2d
+    features:
+      - { name: conv_rate, dtype: float32 }
+      - { name: trips_today, dtype: int64 }
+"#;
+
+/// One produced event of `driver_hourly_stats`.
+#[derive(Debug, Clone, PartialEq)]
+struct Event {
+    driver: i64,
+    at: DateTime<Utc>,
+    conv_rate: f32,
+    acc_rate: f32,
+    trips: i64,
+}
+
+impl Event {
+    /// The message: timestamps alternate between RFC 3339 (with an offset) and epoch seconds.
+    fn json(&self, i: usize) -> String {
+        let at = if i.is_multiple_of(2) {
+            json!(
+                self.at
+                    .with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap())
+                    .to_rfc3339()
+            )
+        } else {
+            json!(self.at.timestamp_micros() as f64 / 1e6)
+        };
+        json!({"driver_id": self.driver, "event_timestamp": at, "conv_rate": self.conv_rate,
+               "acc_rate": self.acc_rate, "avg_daily_trips": self.trips})
+        .to_string()
+    }
+}
+
+/// `per_driver` events for each of `drivers` drivers from `first`, one minute
+/// apart, each driver's in a shuffled order (so they arrive out of order).
+fn events(first_driver: i64, drivers: i64, per_driver: i64, start: DateTime<Utc>) -> Vec<Event> {
+    let mut out = Vec::new();
+    for d in 0..drivers {
+        let driver = first_driver + d;
+        // A fixed permutation of 0..per_driver: stride 7 (coprime with the counts used).
+        let order: Vec<i64> = (0..per_driver).map(|k| (k * 7 + d) % per_driver).collect();
+        for k in order {
+            out.push(Event {
+                driver,
+                at: start + chrono::Duration::minutes(k),
+                conv_rate: (driver % 100) as f32 / 100.0 + k as f32 / 1000.0,
+                acc_rate: 0.5 + k as f32 / 1000.0,
+                trips: driver * 1000 + k,
+            });
+        }
+    }
+    out
+}
+
+/// The latest event per driver (what online must serve).
+fn latest(events: &[Event]) -> BTreeMap<i64, Event> {
+    let mut out: BTreeMap<i64, Event> = BTreeMap::new();
+    for e in events {
+        if out.get(&e.driver).is_none_or(|l| l.at < e.at) {
+            out.insert(e.driver, e.clone());
+        }
+    }
+    out
+}
+
+/// A repo from `quiver init` with a Redis online store, the Kafka ingest on
+/// the test broker reading its own topic, and the push view.
+struct StreamRepo {
+    _dir: tempfile::TempDir,
+    repo: PathBuf,
+    project: String,
+    topic: String,
+}
+
+impl StreamRepo {
+    fn new(name: &str, topic: Option<&str>) -> Self {
+        let project = quiver_testkit::unique_name(name);
+        let topic = topic.map_or_else(|| format!("{project}_events"), str::to_string);
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let args = [
+            "init",
+            repo.to_str().unwrap(),
+            "--drivers",
+            "3",
+            "--hours",
+            "2",
+        ];
+        quiver(Path::new("."), &args, &[]);
+        let config = format!(
+            "project: {project}\nregistry: sqlite://.quiver/registry.db\noffline_store: {{ path: .quiver/offline }}\n\
+             online_store: {{ type: redis, url: \"{}\" }}\n\
+             kafka: {{ bootstrap_servers: \"{}\", batch_max_messages: 500, batch_max_wait_ms: 10 }}\n",
+            quiver_testkit::redis_url(),
+            quiver_testkit::kafka_bootstrap()
+        );
+        std::fs::write(repo.join("quiver.yaml"), config).unwrap();
+        let driver = repo.join("driver.yaml");
+        let text = std::fs::read_to_string(&driver).unwrap();
+        std::fs::write(
+            &driver,
+            text.replace("topic: driver_stats", &format!("topic: {topic}")),
+        )
+        .unwrap();
+        std::fs::write(repo.join("push.yaml"), PUSH_DEFINITIONS).unwrap();
+        quiver(&repo, &["apply"], &[]);
+        StreamRepo {
+            _dir: dir,
+            repo,
+            project,
+            topic,
+        }
+    }
+
+    fn dead_letter_topic(&self) -> String {
+        format!("quiver-{}-dead-letter", self.project)
+    }
+
+    fn serve(&self, extra: &[&str]) -> Server {
+        let mut args = vec!["--ingest", "--log-every", "1s"];
+        args.extend_from_slice(extra);
+        start_server(&self.repo, &args, &[])
+    }
+
+    /// Every offline row of `view`, one text line per row, sorted.
+    fn offline_rows(&self, view: &str) -> Vec<String> {
+        let mut rows = Vec::new();
+        for path in parquet_files(&self.repo.join(".quiver/offline").join(view)) {
+            let file = std::fs::File::open(&path).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                for row in 0..batch.num_rows() {
+                    let cells: Vec<String> = batch
+                        .columns()
+                        .iter()
+                        .map(|c| array_value_to_string(c, row).unwrap())
+                        .collect();
+                    rows.push(cells.join("|"));
+                }
+            }
+        }
+        rows.sort();
+        rows
+    }
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(parquet_files(&path));
+        } else if path.extension().is_some_and(|e| e == "parquet")
+            && !path.file_name().unwrap().to_string_lossy().starts_with('.')
+        {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn client_config() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", quiver_testkit::kafka_bootstrap());
+    config
+}
+
+async fn create_topic(topic: &str) {
+    quiver_stream::ensure_topics(
+        &quiver_testkit::kafka_bootstrap(),
+        &[topic],
+        PARTITIONS,
+        &BTreeMap::new(),
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "cannot reach the Kafka broker at {} ({e}); scripts/test.sh starts one",
+            quiver_testkit::kafka_bootstrap()
+        )
+    });
+}
+
+/// Produces `(key, payload)` messages, in order, and waits for every ack.
+async fn produce(topic: &str, messages: &[(Option<String>, Option<String>)]) {
+    let producer: FutureProducer = client_config()
+        .set("linger.ms", "5")
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    let sends = messages.iter().map(|(key, payload)| {
+        let mut record: FutureRecord<'_, str, str> = FutureRecord::to(topic);
+        if let Some(key) = key {
+            record = record.key(key.as_str());
+        }
+        if let Some(payload) = payload {
+            record = record.payload(payload.as_str());
+        }
+        producer.send(record, Duration::from_secs(30))
+    });
+    for result in futures::future::join_all(sends).await {
+        result.map_err(|(e, _)| e).expect("produce");
+    }
+}
+
+async fn produce_events(topic: &str, events: &[Event]) {
+    let messages: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (Some(e.driver.to_string()), Some(e.json(i))))
+        .collect();
+    produce(topic, &messages).await;
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    let response = client.post(url).json(body).send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Polls the server's ingest counters until `done` holds for them.
+async fn wait_for_stats(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let stats = get(&client, &format!("{}/ingest-stats", server.url)).await;
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "timed out waiting for {what}: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until every message of the ingest's batches is written and committed.
+async fn wait_until_consumed(server: &Server, messages: u64) -> Value {
+    wait_for_stats(server, &format!("{messages} messages committed"), |s| {
+        s["committed_messages"].as_u64() >= Some(messages)
+    })
+    .await
+}
+
+/// `quiver online`-style lookup over HTTP: driver -> (status, values, event time).
+async fn online(server: &Server, drivers: &[i64]) -> BTreeMap<i64, (String, Vec<Value>, Value)> {
+    let client = reqwest::Client::new();
+    let body = json!({
+        "features": [format!("{VIEW}:conv_rate"), format!("{VIEW}:acc_rate"), format!("{VIEW}:avg_daily_trips")],
+        "entities": {"driver_id": drivers},
+    });
+    let (status, answer) = post(
+        &client,
+        &format!("{}/get-online-features", server.url),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    drivers
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let statuses: Vec<&str> = results[1..]
+                .iter()
+                .map(|r| r["statuses"][i].as_str().unwrap())
+                .collect();
+            let values = results[1..]
+                .iter()
+                .map(|r| r["values"][i].clone())
+                .collect();
+            (
+                *d,
+                (
+                    statuses.join(","),
+                    values,
+                    results[1]["event_timestamps"][i].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn expected_online(event: &Event) -> (String, Vec<Value>, Value) {
+    (
+        "PRESENT,PRESENT,PRESENT".into(),
+        vec![
+            json!(event.conv_rate),
+            json!(event.acc_rate),
+            json!(event.trips),
+        ],
+        json!(rfc3339(event.at)),
+    )
+}
+
+/// Stops a server with SIGTERM and asserts it exits cleanly.
+fn terminate(mut server: Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.wait();
+    assert!(exit.success(), "SIGTERM: the server exits cleanly ({exit})");
+}
+
+/// The group's committed offset of every partition of `topic`.
+fn committed(group: &str, topic: &str) -> Vec<i64> {
+    let consumer: BaseConsumer = client_config().set("group.id", group).create().unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        list.add_partition(topic, p);
+    }
+    let list = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap();
+    list.elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .collect()
+}
+
+fn end_offsets(topic: &str) -> Vec<i64> {
+    let consumer: BaseConsumer = client_config()
+        .set("group.id", quiver_testkit::unique_name("watermarks"))
+        .create()
+        .unwrap();
+    (0..PARTITIONS)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap()
+                .1
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_to_online_and_offline_out_of_order_replay_and_point_in_time() {
+    let repo = StreamRepo::new("stream_main", None);
+    create_topic(&repo.topic).await;
+    let start = common::this_hour() - chrono::Duration::hours(3);
+    let sent = events(5000, 20, 25, start);
+    produce_events(&repo.topic, &sent).await;
+
+    let server = repo.serve(&[]);
+    let stats = wait_until_consumed(&server, sent.len() as u64).await;
+    assert_eq!(stats["rejected"], json!({}), "{stats}");
+    assert_eq!(stats["rows"]["offline"], json!(sent.len()), "{stats}");
+
+    // Online: the newest event of every driver, though each arrived out of order.
+    let expected = latest(&sent);
+    let drivers: Vec<i64> = expected.keys().copied().chain([4242]).collect();
+    let served = online(&server, &drivers).await;
+    for (driver, event) in &expected {
+        assert_eq!(served[driver], expected_online(event), "driver {driver}");
+    }
+    assert!(served[&4242].0.starts_with("NOT_FOUND"));
+
+    // Offline: every event exactly once, and a point-in-time join agrees with
+    // the events at every kind of instant, and with online at now.
+    assert_eq!(repo.offline_rows(VIEW).len(), sent.len());
+    let mut entity_driver = Vec::new();
+    let mut entity_time = Vec::new();
+    let mut wanted: Vec<Option<&Event>> = Vec::new();
+    let now = Utc::now();
+    for driver in expected.keys() {
+        let mine: Vec<&Event> = sent.iter().filter(|e| e.driver == *driver).collect();
+        for t in [
+            start - chrono::Duration::seconds(1),
+            start,
+            start + chrono::Duration::seconds(90),
+            start + chrono::Duration::minutes(7),
+            now,
+        ] {
+            entity_driver.push(*driver);
+            entity_time.push(rfc3339(t));
+            wanted.push(
+                mine.iter()
+                    .filter(|e| e.at <= t)
+                    .max_by_key(|e| e.at)
+                    .copied(),
+            );
+        }
+    }
+    let body = json!({
+        "features": [format!("{VIEW}:conv_rate"), format!("{VIEW}:avg_daily_trips")],
+        "entities": {"driver_id": entity_driver, "event_timestamp": entity_time,
+                     "row": (0..wanted.len()).collect::<Vec<_>>()},
+    });
+    let client = reqwest::Client::new();
+    let (status, rows) = post(
+        &client,
+        &format!("{}/get-historical-features", server.url),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), wanted.len());
+    for row in rows {
+        let i = row["row"].as_u64().unwrap() as usize;
+        let expect = wanted[i].map_or((Value::Null, Value::Null), |e| {
+            (json!(e.conv_rate), json!(e.trips))
+        });
+        let got = (
+            row.get("conv_rate").cloned().unwrap_or(Value::Null),
+            row.get("avg_daily_trips").cloned().unwrap_or(Value::Null),
+        );
+        assert_eq!(got, expect, "row {row}");
+        if entity_time[i] == rfc3339(now) {
+            let online = &served[&row["driver_id"].as_i64().unwrap()].1;
+            assert_eq!(
+                (&online[0], &online[2]),
+                (&got.0, &got.1),
+                "online = offline at now"
+            );
+        }
+    }
+
+    // The lag is exposed per partition, and is zero once all is committed.
+    wait_for_stats(&server, "the lag of every partition", |s| {
+        s["lag"]
+            .as_object()
+            .is_some_and(|l| l.len() == PARTITIONS as usize)
+            && s["total_lag"] == json!(0)
+    })
+    .await;
+
+    // SIGTERM: the last batch is committed and the worker exits cleanly.
+    terminate(server);
+    let group = format!("quiver-{}", repo.project);
+    assert_eq!(committed(&group, &repo.topic), end_offsets(&repo.topic));
+
+    // A replay of the whole topic (a new consumer group) changes nothing.
+    let offline_before = repo.offline_rows(VIEW);
+    let server = repo.serve(&["--group", "replay"]);
+    let stats = wait_until_consumed(&server, sent.len() as u64).await;
+    assert_eq!(stats["rows"]["offline"], json!(0), "{stats}");
+    assert_eq!(
+        stats["offline_replayed_skipped"],
+        json!(sent.len()),
+        "{stats}"
+    );
+    assert_eq!(online(&server, &drivers).await, served);
+    assert_eq!(repo.offline_rows(VIEW), offline_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
+    let repo = StreamRepo::new("stream_dlq", None);
+    create_topic(&repo.topic).await;
+    let at = common::this_hour() - chrono::Duration::hours(1);
+    let good = |driver: i64, trips: i64| {
+        Event {
+            driver,
+            at,
+            conv_rate: 0.25,
+            acc_rate: 0.75,
+            trips,
+        }
+        .json(0)
+    };
+    let key = Some("k".to_string());
+    let ts = rfc3339(at);
+    // All on one key, so one partition keeps their order.
+    let messages: Vec<(Option<String>, Option<String>, Option<&str>)> = vec![
+        (key.clone(), Some(good(6001, 1)), None),
+        (key.clone(), Some("{not json".into()), Some("not_json")),
+        (key.clone(), Some("[1, 2, 3]".into()), Some("not_an_object")),
+        (
+            key.clone(),
+            Some(json!({"event_timestamp": ts}).to_string()),
+            Some("missing_key"),
+        ),
+        (
+            key.clone(),
+            Some(json!({"driver_id": "x", "event_timestamp": ts}).to_string()),
+            Some("wrong_type"),
+        ),
+        (
+            key.clone(),
+            Some(
+                json!({"driver_id": 6009, "event_timestamp": ts, "avg_daily_trips": 1.5})
+                    .to_string(),
+            ),
+            Some("wrong_type"),
+        ),
+        (
+            key.clone(),
+            Some(json!({"driver_id": 6009}).to_string()),
+            Some("missing_timestamp"),
+        ),
+        (
+            key.clone(),
+            Some(json!({"driver_id": 6009, "event_timestamp": "yesterday"}).to_string()),
+            Some("bad_timestamp"),
+        ),
+        (key.clone(), None, Some("not_json")),
+        (key.clone(), Some(good(6002, 2)), None),
+    ];
+    let payloads: Vec<_> = messages
+        .iter()
+        .map(|(k, p, _)| (k.clone(), p.clone()))
+        .collect();
+    produce(&repo.topic, &payloads).await;
+
+    let server = repo.serve(&[]);
+    let stats = wait_until_consumed(&server, messages.len() as u64).await;
+    assert_eq!(
+        stats["rejected"],
+        json!({"not_json": 2, "not_an_object": 1, "missing_key": 1, "wrong_type": 2,
+               "missing_timestamp": 1, "bad_timestamp": 1}),
+        "{stats}"
+    );
+    let served = online(&server, &[6001, 6002, 6009]).await;
+    assert_eq!(served[&6001].1[2], json!(1));
+    assert_eq!(
+        served[&6002].1[2],
+        json!(2),
+        "a good message after bad ones is applied"
+    );
+    assert!(served[&6009].0.starts_with("NOT_FOUND"));
+
+    // The dead letters: the original payloads, in order, with their reasons.
+    let consumer: BaseConsumer = client_config()
+        .set("group.id", quiver_testkit::unique_name("dlq_reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&repo.dead_letter_topic()]).unwrap();
+    let wanted: Vec<_> = messages.iter().filter(|m| m.2.is_some()).collect();
+    let mut letters = Vec::new();
+    let started = Instant::now();
+    while letters.len() < wanted.len() && started.elapsed() < WAIT {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.unwrap();
+        let headers = message.headers().expect("dead letters carry headers");
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        letters.push((
+            message
+                .payload()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            header(quiver_stream::REASON_HEADER),
+            header(quiver_stream::DETAIL_HEADER).is_some_and(|d| !d.is_empty()),
+            header(quiver_stream::SOURCE_HEADER).is_some_and(|s| s.starts_with(&repo.topic)),
+        ));
+    }
+    let expect: Vec<_> = wanted
+        .iter()
+        .map(|(_, payload, reason)| (payload.clone(), reason.map(str::to_string), true, true))
+        .collect();
+    assert_eq!(letters, expect);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_stream_resumes_to_what_a_clean_run_produces() {
+    let crashed = StreamRepo::new("stream_crash", None);
+    let clean = StreamRepo::new("stream_clean", Some(&crashed.topic));
+    create_topic(&crashed.topic).await;
+    let sent = events(
+        7000,
+        100,
+        100,
+        common::this_hour() - chrono::Duration::hours(5),
+    );
+    produce_events(&crashed.topic, &sent).await;
+
+    // SIGKILL once a third is consumed: batches are then written but not all committed.
+    let mut server = crashed.serve(&[]);
+    let third = sent.len() as u64 / 3;
+    wait_for_stats(&server, "a third of the messages", |s| {
+        s["messages"].as_u64() >= Some(third)
+    })
+    .await;
+    server.kill();
+    let group = format!("quiver-{}", crashed.project);
+    let at_kill: i64 = committed(&group, &crashed.topic).iter().sum();
+    assert!(
+        at_kill < sent.len() as i64,
+        "killed mid-stream (committed {at_kill} of {})",
+        sent.len()
+    );
+
+    let server = crashed.serve(&[]);
+    let remaining = sent.len() as u64 - at_kill as u64;
+    wait_until_consumed(&server, remaining).await;
+    assert_eq!(
+        committed(&group, &crashed.topic),
+        end_offsets(&crashed.topic)
+    );
+
+    let reference = clean.serve(&[]);
+    wait_until_consumed(&reference, sent.len() as u64).await;
+
+    let drivers: Vec<i64> = latest(&sent).keys().copied().collect();
+    let after_crash = online(&server, &drivers).await;
+    assert_eq!(after_crash, online(&reference, &drivers).await);
+    for (driver, event) in latest(&sent) {
+        assert_eq!(after_crash[&driver], expected_online(&event));
+    }
+    let offline = crashed.offline_rows(VIEW);
+    assert_eq!(offline.len(), sent.len(), "nothing lost, nothing twice");
+    assert_eq!(offline, clean.offline_rows(VIEW));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_each_target() {
+    let repo = StreamRepo::new("stream_push", None);
+    let server = start_server(&repo.repo, &[], &[]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/push", server.url);
+    let at = common::this_hour() - chrono::Duration::hours(1);
+    let push = |driver: i64, trips: i64, to: &str| {
+        json!({
+            "push_source_name": "driver_stats_push",
+            "df": {"driver_id": [driver], "event_timestamp": [rfc3339(at)],
+                   "conv_rate": [0.5], "trips_today": [trips]},
+            "to": to,
+        })
+    };
+    let lookup = |driver: i64| json!({"features": [format!("{PUSH_VIEW}:trips_today")], "entities": {"driver_id": [driver]}});
+    let online_trips = async |driver: i64| {
+        let (status, answer) = post(
+            &client,
+            &format!("{}/get-online-features", server.url),
+            &lookup(driver),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        answer["results"][1]["values"][0].clone()
+    };
+    let historical = async |driver: i64| {
+        let body = json!({"features": [format!("{PUSH_VIEW}:trips_today")],
+            "entities": {"driver_id": [driver], "event_timestamp": [rfc3339(Utc::now())]}});
+        let (status, rows) = post(
+            &client,
+            &format!("{}/get-historical-features", server.url),
+            &body,
+        )
+        .await;
+        assert_eq!(status, 200, "{rows}");
+        rows[0].get("trips_today").cloned().unwrap_or(Value::Null)
+    };
+
+    let (status, answer) = post(&client, &url, &push(8001, 1, "online")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(online_trips(8001).await, json!(1));
+    assert_eq!(historical(8001).await, Value::Null, "online only");
+
+    let (status, answer) = post(&client, &url, &push(8002, 2, "offline")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(online_trips(8002).await, Value::Null, "offline only");
+    assert_eq!(historical(8002).await, json!(2));
+
+    let (status, answer) = post(&client, &url, &push(8003, 3, "online_and_offline")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(online_trips(8003).await, json!(3));
+    assert_eq!(historical(8003).await, json!(3));
+    assert_eq!(repo.offline_rows(PUSH_VIEW).len(), 2);
+
+    // Bad pushes: a 400 that says why, and nothing written.
+    let bad_row = json!({"push_source_name": "driver_stats_push", "to": "online_and_offline",
+        "df": {"driver_id": [8004, "x"], "event_timestamp": [rfc3339(at), rfc3339(at)], "trips_today": [4, 4]}});
+    for (body, needle) in [
+        (bad_row, "row 1: wrong_type"),
+        (
+            json!({"push_source_name": "nope", "df": {"driver_id": [1]}}),
+            "unknown push source `nope`",
+        ),
+        (
+            json!({"push_source_name": "driver_stats_source", "df": {"driver_id": [1]}}),
+            "not a push source",
+        ),
+        (
+            json!({"push_source_name": "driver_stats_push", "df": {"driver_id": [1], "event_timestamp": []}}),
+            "different lengths",
+        ),
+        (
+            json!({"push_source_name": "driver_stats_push", "df": {}, "to": "nowhere"}),
+            "unknown variant",
+        ),
+    ] {
+        let (status, answer) = post(&client, &url, &body).await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(needle),
+            "expected `{needle}` in `{message}`"
+        );
+    }
+    assert_eq!(online_trips(8004).await, Value::Null);
+    assert_eq!(repo.offline_rows(PUSH_VIEW).len(), 2);
+}
