@@ -38,7 +38,7 @@ feature_views:
     ttl: 2d
     features:
       - { name: conv_rate, dtype: float32 }
-      - { name: trips_today, dtype: int64 }
+      - { name: avg_daily_trips, dtype: int64 }
 "#;
 
 /// One produced event of `driver_hourly_stats`.
@@ -229,8 +229,12 @@ async fn create_topic(topic: &str) {
 
 /// Produces `(key, payload)` messages, in order, and waits for every ack.
 async fn produce(topic: &str, messages: &[(Option<String>, Option<String>)]) {
+    // One record per batch: tansu 0.6 returns nothing for a fetch that starts
+    // inside a record batch, and a restarted worker resumes at its own commit
+    // point, which need not be a producer's batch boundary (Kafka handles this).
     let producer: FutureProducer = client_config()
         .set("linger.ms", "5")
+        .set("batch.num.messages", "1")
         .set("acks", "all")
         .create()
         .unwrap();
@@ -338,12 +342,17 @@ fn expected_online(event: &Event) -> (String, Vec<Value>, Value) {
     (
         "PRESENT,PRESENT,PRESENT".into(),
         vec![
-            json!(event.conv_rate),
-            json!(event.acc_rate),
+            float32(event.conv_rate),
+            float32(event.acc_rate),
             json!(event.trips),
         ],
         json!(rfc3339(event.at)),
     )
+}
+
+/// A float32 as the API prints it: its shortest decimal text.
+fn float32(v: f32) -> Value {
+    json!(v.to_string().parse::<f64>().unwrap())
 }
 
 /// Stops a server with SIGTERM and asserts it exits cleanly.
@@ -372,21 +381,6 @@ fn committed(group: &str, topic: &str) -> Vec<i64> {
         .map(|e| match e.offset() {
             Offset::Offset(o) => o,
             _ => 0,
-        })
-        .collect()
-}
-
-fn end_offsets(topic: &str) -> Vec<i64> {
-    let consumer: BaseConsumer = client_config()
-        .set("group.id", quiver_testkit::unique_name("watermarks"))
-        .create()
-        .unwrap();
-    (0..PARTITIONS)
-        .map(|p| {
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .unwrap()
-                .1
         })
         .collect()
 }
@@ -457,7 +451,7 @@ async fn stream_to_online_and_offline_out_of_order_replay_and_point_in_time() {
     for row in rows {
         let i = row["row"].as_u64().unwrap() as usize;
         let expect = wanted[i].map_or((Value::Null, Value::Null), |e| {
-            (json!(e.conv_rate), json!(e.trips))
+            (float32(e.conv_rate), json!(e.trips))
         });
         let got = (
             row.get("conv_rate").cloned().unwrap_or(Value::Null),
@@ -486,7 +480,8 @@ async fn stream_to_online_and_offline_out_of_order_replay_and_point_in_time() {
     // SIGTERM: the last batch is committed and the worker exits cleanly.
     terminate(server);
     let group = format!("quiver-{}", repo.project);
-    assert_eq!(committed(&group, &repo.topic), end_offsets(&repo.topic));
+    let committed_total: i64 = committed(&group, &repo.topic).iter().sum();
+    assert_eq!(committed_total, sent.len() as i64);
 
     // A replay of the whole topic (a new consumer group) changes nothing.
     let offline_before = repo.offline_rows(VIEW);
@@ -647,12 +642,14 @@ async fn a_worker_killed_mid_stream_resumes_to_what_a_clean_run_produces() {
     );
 
     let server = crashed.serve(&[]);
-    let remaining = sent.len() as u64 - at_kill as u64;
-    wait_until_consumed(&server, remaining).await;
-    assert_eq!(
-        committed(&group, &crashed.topic),
-        end_offsets(&crashed.topic)
-    );
+    let started = Instant::now();
+    while committed(&group, &crashed.topic).iter().sum::<i64>() < sent.len() as i64 {
+        assert!(
+            started.elapsed() < WAIT,
+            "the restarted worker commits everything"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let reference = clean.serve(&[]);
     wait_until_consumed(&reference, sent.len() as u64).await;
@@ -679,11 +676,11 @@ async fn push_to_each_target() {
         json!({
             "push_source_name": "driver_stats_push",
             "df": {"driver_id": [driver], "event_timestamp": [rfc3339(at)],
-                   "conv_rate": [0.5], "trips_today": [trips]},
+                   "conv_rate": [0.5], "avg_daily_trips": [trips]},
             "to": to,
         })
     };
-    let lookup = |driver: i64| json!({"features": [format!("{PUSH_VIEW}:trips_today")], "entities": {"driver_id": [driver]}});
+    let lookup = |driver: i64| json!({"features": [format!("{PUSH_VIEW}:avg_daily_trips")], "entities": {"driver_id": [driver]}});
     let online_trips = async |driver: i64| {
         let (status, answer) = post(
             &client,
@@ -695,7 +692,7 @@ async fn push_to_each_target() {
         answer["results"][1]["values"][0].clone()
     };
     let historical = async |driver: i64| {
-        let body = json!({"features": [format!("{PUSH_VIEW}:trips_today")],
+        let body = json!({"features": [format!("{PUSH_VIEW}:avg_daily_trips")],
             "entities": {"driver_id": [driver], "event_timestamp": [rfc3339(Utc::now())]}});
         let (status, rows) = post(
             &client,
@@ -704,7 +701,10 @@ async fn push_to_each_target() {
         )
         .await;
         assert_eq!(status, 200, "{rows}");
-        rows[0].get("trips_today").cloned().unwrap_or(Value::Null)
+        rows[0]
+            .get("avg_daily_trips")
+            .cloned()
+            .unwrap_or(Value::Null)
     };
 
     let (status, answer) = post(&client, &url, &push(8001, 1, "online")).await;
@@ -725,7 +725,7 @@ async fn push_to_each_target() {
 
     // Bad pushes: a 400 that says why, and nothing written.
     let bad_row = json!({"push_source_name": "driver_stats_push", "to": "online_and_offline",
-        "df": {"driver_id": [8004, "x"], "event_timestamp": [rfc3339(at), rfc3339(at)], "trips_today": [4, 4]}});
+        "df": {"driver_id": [8004, "x"], "event_timestamp": [rfc3339(at), rfc3339(at)], "avg_daily_trips": [4, 4]}});
     for (body, needle) in [
         (bad_row, "row 1: wrong_type"),
         (

@@ -129,7 +129,19 @@ pub fn start_server(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server 
             break address.trim().to_string();
         }
     };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining stderr so the server never blocks on a full pipe; keep it
+    // in a file when QUIVER_TEST_LOG_DIR asks for it (for debugging).
+    let mut log = std::env::var_os("QUIVER_TEST_LOG_DIR").map(|dir| {
+        let path = Path::new(&dir).join(format!("server-{}.log", child.id()));
+        std::fs::File::create(path).unwrap()
+    });
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Some(file) = log.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(file, "{line}");
+            }
+        }
+    });
     Server { child, url }
 }

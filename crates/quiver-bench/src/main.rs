@@ -9,6 +9,7 @@
 //! - `floor`: the same reads through `RedisStore::read` directly.
 //! - `clear`: removes a project's keys from Redis.
 //! - `report`: the summary tables from the runs' JSON lines.
+//! - `produce`, `ingest-wait`, `freshness`: the streaming benchmark (`bench/ingest.sh`).
 
 mod drive;
 mod floor;
@@ -17,6 +18,7 @@ mod materialize;
 mod report;
 mod setup;
 mod stats;
+mod stream;
 mod workload;
 
 use std::path::PathBuf;
@@ -41,6 +43,54 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create TOPIC and write a backlog of EVENTS sample-view events to it.
+    Produce {
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 3)]
+        partitions: i32,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 10_000)]
+        drivers: i64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Wait until the ingest of the server at URL has committed EVENTS messages; print events/s.
+    IngestWait {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        events: u64,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Produce at a fixed rate and measure produce-to-served freshness through the API at URL.
+    Freshness {
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Every Nth event is a probe.
+        #[arg(long, default_value_t = 100)]
+        probe_every: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write the bench feature repo in DIR and apply it.
     Setup {
         #[arg(long)]
@@ -214,6 +264,13 @@ fn main() {
     }
 }
 
+fn append_to<T: serde::Serialize>(out: Option<&std::path::Path>, result: &T) -> Result<()> {
+    match out {
+        Some(path) => stats::append_json(path, result),
+        None => Ok(()),
+    }
+}
+
 fn small_runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -222,6 +279,50 @@ fn small_runtime() -> Result<tokio::runtime::Runtime> {
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
+        Command::Produce {
+            bootstrap,
+            topic,
+            partitions,
+            events,
+            drivers,
+            out,
+        } => small_runtime()?.block_on(async {
+            let result = stream::produce(&bootstrap, &topic, partitions, events, drivers).await?;
+            append_to(out.as_deref(), &result)
+        }),
+        Command::IngestWait {
+            url,
+            events,
+            label,
+            timeout_secs,
+            out,
+        } => small_runtime()?.block_on(async {
+            let timeout = Duration::from_secs(timeout_secs);
+            let result = stream::ingest_wait(&url, events, &label, timeout).await?;
+            append_to(out.as_deref(), &result)
+        }),
+        Command::Freshness {
+            bootstrap,
+            topic,
+            url,
+            rate,
+            duration,
+            warmup,
+            probe_every,
+            out,
+        } => small_runtime()?.block_on(async {
+            let result = stream::freshness(
+                &bootstrap,
+                &topic,
+                &url,
+                rate,
+                duration,
+                warmup,
+                probe_every.max(1),
+            )
+            .await?;
+            append_to(out.as_deref(), &result)
+        }),
         Command::Setup {
             dir,
             entities,

@@ -24,6 +24,8 @@ pub fn consumer(
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
         .set("statistics.interval.ms", "1000")
+        // A crashed worker's partitions move to the others within 10 s.
+        .set("session.timeout.ms", "10000")
         // Freshness: an idle fetch returns within 10 ms of new data.
         .set("fetch.wait.max.ms", "10");
     for (name, value) in &kafka.properties {

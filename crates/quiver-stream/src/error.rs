@@ -12,6 +12,9 @@ pub enum StreamError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Offline(#[from] quiver_offline::OfflineError),
+    /// A blocking task of the worker could not run.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = StreamError> = std::result::Result<T, E>;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use quiver_core::KafkaConfig;
 use quiver_offline::FileOrigin;
 use quiver_store::{ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError};
-use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::context::IngestContext;
@@ -106,7 +106,7 @@ pub async fn run_ingest(
             }
             message = consumer.recv() => match message {
                 Ok(message) => {
-                    worker.accept(&message)?;
+                    worker.accept(&message).await?;
                     if worker.pending.messages() >= worker.kafka.batch_max_messages {
                         worker.flush(&stopping).await?;
                     }
@@ -156,7 +156,7 @@ struct Worker {
 
 impl Worker {
     /// Decodes a message into the pending batch (or its dead letters).
-    fn accept(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
+    async fn accept(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
         let generation = self.consumer.context().generation();
         if generation != self.generation {
             // Partitions were revoked: the uncommitted batch is replayed from the
@@ -174,7 +174,7 @@ impl Worker {
         let partition: Partition = (message.topic().to_string(), message.partition());
         let offset = message.offset();
         if !self.partitions.contains_key(&partition) {
-            let state = self.resume(&partition, offset)?;
+            let state = self.resume(&partition).await?;
             self.partitions.insert(partition.clone(), state);
         }
         self.stats.update(|s| s.messages += 1);
@@ -214,20 +214,30 @@ impl Worker {
         Ok(())
     }
 
-    /// The first message of a partition since (re)assignment is at the committed
-    /// offset: files written past it were never committed (a crash between the
+    /// On (re)assignment the group resumes a partition at its committed offset:
+    /// files written from there on were never committed (a crash between the
     /// write and the commit) and are removed before they are written again.
-    fn resume(&self, partition: &Partition, offset: i64) -> Result<PartitionState> {
+    /// Offsets below it that are stored already are not appended twice.
+    async fn resume(&self, partition: &Partition) -> Result<PartitionState> {
+        let committed = self.committed_offset(partition).await?;
         let offline = self.store.offline_store();
         let mut stored = Vec::new();
         for view in self.routes.views(&partition.0) {
             let mut ranges = Vec::new();
             if self.kafka.offline {
-                let removed =
-                    offline.remove_uncommitted(view.name(), &partition.0, partition.1, offset)?;
+                // A group with no commit yet (a new group replaying a topic) owns no files.
+                let removed = match committed {
+                    Some(offset) => offline.remove_uncommitted(
+                        view.name(),
+                        &partition.0,
+                        partition.1,
+                        offset,
+                    )?,
+                    None => 0,
+                };
                 if removed > 0 {
                     tracing::info!(view = view.name(), topic = %partition.0, partition = partition.1,
-                        offset, files = removed, "removed offline files of uncommitted offsets");
+                        offset = ?committed, files = removed, "removed offline files of uncommitted offsets");
                 }
                 for file in offline.files(view.name())? {
                     if let FileOrigin::Kafka {
@@ -246,6 +256,24 @@ impl Worker {
             stored.push(ranges);
         }
         Ok(PartitionState { stored })
+    }
+
+    /// The group's committed offset of `partition`, if it has one.
+    async fn committed_offset(&self, partition: &Partition) -> Result<Option<i64>> {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&partition.0, partition.1);
+        let consumer = self.consumer.clone();
+        let list = tokio::task::spawn_blocking(move || {
+            consumer.committed_offsets(list, Duration::from_secs(30))
+        })
+        .await
+        .map_err(|e| {
+            StreamError::Internal(format!("committed offsets lookup did not run: {e}"))
+        })??;
+        Ok(list.elements().first().and_then(|e| match e.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        }))
     }
 
     /// Writes the pending batch, retrying until it succeeds, then commits it.

@@ -75,6 +75,7 @@ pub async fn run_worker(
             quiver_stream::StreamError::Config(message) => CliError::User(message),
             quiver_stream::StreamError::Store(e) => e.into(),
             quiver_stream::StreamError::Offline(e) => quiver_store::StoreError::from(e).into(),
+            quiver_stream::StreamError::Internal(message) => CliError::Internal(message),
             quiver_stream::StreamError::Kafka(e) => CliError::Unavailable(format!("kafka: {e}")),
         })
 }
