@@ -58,11 +58,18 @@ impl Pending {
         self.started.map(|t| t + max_wait)
     }
 
-    /// The offsets to commit: one past the last message of each partition.
+    /// The next offset of each partition: one past its last message.
+    pub fn next_offsets(&self) -> impl Iterator<Item = (Partition, i64)> + '_ {
+        self.last_offsets
+            .iter()
+            .map(|(p, offset)| (p.clone(), offset + 1))
+    }
+
+    /// The offsets to commit once the batch is written.
     pub fn commit_list(&self) -> Result<TopicPartitionList> {
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in &self.last_offsets {
-            list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
+        for ((topic, partition), offset) in self.next_offsets() {
+            list.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
         }
         Ok(list)
     }

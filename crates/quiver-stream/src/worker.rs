@@ -1,7 +1,7 @@
 //! The ingest loop: consume, decode, gather a micro-batch, write it online and
 //! offline, send its bad messages to the dead-letter topic, then commit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,6 +93,7 @@ pub async fn run_ingest(
         pending: Pending::default(),
         partitions: HashMap::new(),
         generation: consumer.context().generation(),
+        committed_to: BTreeMap::new(),
     };
     let mut log = tokio::time::interval(options.log_every);
     log.tick().await;
@@ -102,13 +103,13 @@ pub async fn run_ingest(
             biased;
             _ = stopping.changed() => break,
             () = sleep_until(deadline), if deadline.is_some() => {
-                worker.flush(&stopping).await?;
+                worker.flush(&stopping, CommitMode::Async).await?;
             }
             message = consumer.recv() => match message {
                 Ok(message) => {
                     worker.accept(&message).await?;
                     if worker.pending.messages() >= worker.kafka.batch_max_messages {
-                        worker.flush(&stopping).await?;
+                        worker.flush(&stopping, CommitMode::Async).await?;
                     }
                 }
                 Err(error) => {
@@ -124,7 +125,8 @@ pub async fn run_ingest(
         messages = worker.pending.messages(),
         "stopping: writing the last batch"
     );
-    worker.flush(&stopping).await?;
+    worker.flush(&stopping, CommitMode::Sync).await?;
+    worker.commit_all_sync().await;
     worker.log_progress();
     Ok(())
 }
@@ -152,6 +154,8 @@ struct Worker {
     partitions: HashMap<Partition, PartitionState>,
     /// The rebalance generation the pending batch belongs to.
     generation: u64,
+    /// The next offset of every partition committed in this generation.
+    committed_to: BTreeMap<Partition, i64>,
 }
 
 impl Worker {
@@ -169,6 +173,7 @@ impl Worker {
             }
             self.pending.clear();
             self.partitions.clear();
+            self.committed_to.clear();
             self.generation = generation;
         }
         let partition: Partition = (message.topic().to_string(), message.partition());
@@ -277,14 +282,16 @@ impl Worker {
     }
 
     /// Writes the pending batch, retrying until it succeeds, then commits it.
-    async fn flush(&mut self, stopping: &watch::Receiver<bool>) -> Result<()> {
+    /// Batches commit asynchronously (the loop goes on while the broker
+    /// records them); on the way out everything is committed synchronously.
+    async fn flush(&mut self, stopping: &watch::Receiver<bool>, mode: CommitMode) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let mut pause = RETRY_FIRST;
         let mut stop_deadline = None;
         loop {
-            match self.write_and_commit().await {
+            match self.write_and_commit(mode).await {
                 Ok(()) => break,
                 Err(Failure::Fatal(error)) => return Err(error),
                 Err(Failure::Rebalanced) => {
@@ -313,7 +320,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn write_and_commit(&mut self) -> std::result::Result<(), Failure> {
+    async fn write_and_commit(&mut self, mode: CommitMode) -> std::result::Result<(), Failure> {
         for ((partition, view_index), rows) in &self.pending.rows {
             let view = &self.routes.views(&partition.0)[*view_index];
             let online_rows: Vec<_> = rows.iter().map(|(_, row)| row.clone()).collect();
@@ -362,11 +369,15 @@ impl Worker {
         .map_err(|e| Failure::Retry(e.to_string()))?;
         self.pending.dead_letters.clear();
         let offsets = self.pending.commit_list().map_err(Failure::Fatal)?;
-        let consumer = self.consumer.clone();
-        let committed =
-            tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
-                .await
-                .map_err(|e| Failure::Retry(format!("commit did not run: {e}")))?;
+        let committed = match mode {
+            CommitMode::Async => self.consumer.commit(&offsets, CommitMode::Async),
+            CommitMode::Sync => {
+                let consumer = self.consumer.clone();
+                tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
+                    .await
+                    .map_err(|e| Failure::Retry(format!("commit did not run: {e}")))?
+            }
+        };
         match committed {
             Ok(()) => {
                 let messages = self.pending.messages() as u64;
@@ -374,10 +385,35 @@ impl Worker {
                     s.batches += 1;
                     s.committed_messages += messages;
                 });
+                self.committed_to.extend(self.pending.next_offsets());
                 Ok(())
             }
             Err(error) if is_rebalance(&error) => Err(Failure::Rebalanced),
             Err(error) => Err(Failure::Retry(format!("commit failed: {error}"))),
+        }
+    }
+
+    /// Commits, and waits for, every offset committed asynchronously so far.
+    async fn commit_all_sync(&mut self) {
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in &self.committed_to {
+            if list
+                .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .is_err()
+            {
+                return;
+            }
+        }
+        if list.count() == 0 {
+            return;
+        }
+        let consumer = self.consumer.clone();
+        match tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "final commit failed; the last batches are replayed on the next start")
+            }
+            Err(error) => tracing::warn!(%error, "final commit did not run"),
         }
     }
 

@@ -144,10 +144,13 @@ impl FeatureStore {
         if rows.is_empty() || !view.is_online() {
             return Ok(RowsWritten::default());
         }
-        let report = self.online().await?.write(&view.meta, rows).await?;
+        // Only each entity's latest row can win the guard: send just those.
+        let latest = latest_per_entity(rows);
+        let superseded = (rows.len() - latest.len()) as u64;
+        let report = self.online().await?.write(&view.meta, &latest).await?;
         Ok(RowsWritten {
             online: report.written,
-            online_dropped_older: report.dropped_older,
+            online_dropped_older: report.dropped_older + superseded,
             offline: 0,
         })
     }
@@ -172,5 +175,58 @@ impl FeatureStore {
             offline: stats.rows_written,
             ..RowsWritten::default()
         })
+    }
+}
+
+/// The row with the greatest (event time, created time) per entity, the later
+/// given on a tie: what the online store's guard would keep of `rows`.
+fn latest_per_entity(rows: &[OnlineRow]) -> Vec<OnlineRow> {
+    let mut best: std::collections::HashMap<&[u8], usize> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        best.entry(row.key.as_bytes())
+            .and_modify(|kept| {
+                let current = &rows[*kept];
+                if (row.event_ts, row.created_ts) >= (current.event_ts, current.created_ts) {
+                    *kept = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let mut keep: Vec<usize> = best.into_values().collect();
+    keep.sort_unstable();
+    keep.into_iter().map(|i| rows[i].clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use quiver_online::{EntityKey, Value};
+
+    use super::*;
+
+    fn row(key: i64, event_ts: i64, created_ts: Option<i64>, value: i64) -> OnlineRow {
+        OnlineRow {
+            key: EntityKey::single("id", Value::Int64(key)).expect("key"),
+            event_ts,
+            created_ts,
+            values: vec![Value::Int64(value)],
+        }
+    }
+
+    #[test]
+    fn only_the_row_the_guard_keeps_is_sent() {
+        let rows = [
+            row(1, 10, None, 1),
+            row(2, 5, None, 2),
+            row(1, 20, None, 3),
+            row(1, 20, Some(1), 4),
+            row(1, 15, Some(9), 5),
+            row(2, 5, None, 6),
+        ];
+        let values: Vec<Value> = latest_per_entity(&rows)
+            .into_iter()
+            .map(|r| r.values[0].clone())
+            .collect();
+        assert_eq!(values, vec![Value::Int64(4), Value::Int64(6)]);
     }
 }
