@@ -88,6 +88,11 @@ enum Command {
         /// Every Nth event is a probe.
         #[arg(long, default_value_t = 100)]
         probe_every: u64,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The producer's linger.ms (a typical producer batches for a few ms).
+        #[arg(long, default_value_t = 5)]
+        linger_ms: u32,
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -309,17 +314,21 @@ fn dispatch(command: Command) -> Result<()> {
             duration,
             warmup,
             probe_every,
+            label,
+            linger_ms,
             out,
         } => small_runtime()?.block_on(async {
-            let result = stream::freshness(
-                &bootstrap,
-                &topic,
-                &url,
+            let result = stream::freshness(&stream::FreshnessRun {
+                label: &label,
+                bootstrap: &bootstrap,
+                topic: &topic,
+                server: &url,
                 rate,
-                duration,
+                secs: duration,
                 warmup,
-                probe_every.max(1),
-            )
+                probe_every: probe_every.max(1),
+                linger_ms,
+            })
             .await?;
             append_to(out.as_deref(), &result)
         }),

@@ -151,6 +151,7 @@ pub async fn ingest_wait(
 
 #[derive(Serialize)]
 pub struct FreshnessResult {
+    pub label: String,
     pub rate: f64,
     pub achieved_rate: f64,
     pub secs: f64,
@@ -165,16 +166,33 @@ pub struct FreshnessResult {
 /// Produces events at `rate` per second for `secs` (after `warmup` seconds not
 /// measured); every `probe_every`-th event is a probe with its own driver and a
 /// unique value, polled for through the HTTP API until it is served.
-pub async fn freshness(
-    bootstrap: &str,
-    topic: &str,
-    server: &str,
-    rate: f64,
-    secs: f64,
-    warmup: f64,
-    probe_every: u64,
-) -> Result<FreshnessResult> {
-    let producer = producer(bootstrap, 0)?;
+/// One freshness run.
+pub struct FreshnessRun<'a> {
+    pub label: &'a str,
+    pub bootstrap: &'a str,
+    pub topic: &'a str,
+    pub server: &'a str,
+    pub rate: f64,
+    pub secs: f64,
+    pub warmup: f64,
+    pub probe_every: u64,
+    /// The producer's linger: how long it waits to fill a batch.
+    pub linger_ms: u32,
+}
+
+pub async fn freshness(run: &FreshnessRun<'_>) -> Result<FreshnessResult> {
+    let FreshnessRun {
+        label,
+        bootstrap,
+        topic,
+        server,
+        rate,
+        secs,
+        warmup,
+        probe_every,
+        linger_ms,
+    } = *run;
+    let producer = producer(bootstrap, linger_ms)?;
     let outstanding: Arc<Probes> = Arc::default();
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
         1, 60_000_000, 3,
@@ -236,6 +254,7 @@ pub async fn freshness(
     let histogram = histogram.lock().map_err(|_| "poisoned")?;
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     let result = FreshnessResult {
+        label: label.to_string(),
         rate,
         achieved_rate: sent_measured as f64 / producing.max(1e-9),
         secs,
@@ -247,7 +266,7 @@ pub async fn freshness(
         max_ms: histogram.max() as f64 / 1000.0,
     };
     println!(
-        "freshness at {:.0} events/s (achieved {:.0}): {} of {} probes served; p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "freshness ({label}) at {:.0} events/s (achieved {:.0}): {} of {} probes served; p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         result.rate,
         result.achieved_rate,
         result.resolved,
