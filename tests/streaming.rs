@@ -112,6 +112,10 @@ struct StreamRepo {
 
 impl StreamRepo {
     fn new(name: &str, topic: Option<&str>) -> Self {
+        Self::with_redis(name, topic, &quiver_testkit::redis_url())
+    }
+
+    fn with_redis(name: &str, topic: Option<&str>, redis_url: &str) -> Self {
         let project = quiver_testkit::unique_name(name);
         let topic = topic.map_or_else(|| format!("{project}_events"), str::to_string);
         let dir = tempfile::tempdir().unwrap();
@@ -129,7 +133,7 @@ impl StreamRepo {
             "project: {project}\nregistry: sqlite://.quiver/registry.db\noffline_store: {{ path: .quiver/offline }}\n\
              online_store: {{ type: redis, url: \"{}\" }}\n\
              kafka: {{ bootstrap_servers: \"{}\", batch_max_messages: 500, batch_max_wait_ms: 10 }}\n",
-            quiver_testkit::redis_url(),
+            redis_url,
             quiver_testkit::kafka_bootstrap()
         );
         std::fs::write(repo.join("quiver.yaml"), config).unwrap();
@@ -755,4 +759,42 @@ async fn push_to_each_target() {
     }
     assert_eq!(online_trips(8004).await, Value::Null);
     assert_eq!(repo.offline_rows(PUSH_VIEW).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_stalls_the_ingest_and_loses_nothing() {
+    let redis = quiver_testkit::redis_url();
+    let (target, _) = quiver_testkit::split_redis_url(&redis, "x");
+    let proxy = quiver_testkit::TcpProxy::start(target).await;
+    let (_, through_proxy) =
+        quiver_testkit::split_redis_url(&redis, &format!("127.0.0.1:{}", proxy.port()));
+    let repo = StreamRepo::with_redis("stream_outage", None, &through_proxy);
+    create_topic(&repo.topic).await;
+    let start = common::this_hour() - chrono::Duration::hours(2);
+    let before = events(9000, 10, 10, start);
+    produce_events(&repo.topic, &before).await;
+    let server = repo.serve(&[]);
+    wait_until_consumed(&server, before.len() as u64).await;
+
+    // Redis goes away: the next batch is retried, and not committed, until it is back.
+    proxy.stop();
+    let during = events(9100, 10, 10, start);
+    produce_events(&repo.topic, &during).await;
+    let stats = wait_for_stats(&server, "retries while Redis is down", |s| {
+        s["retries"].as_u64() >= Some(2)
+    })
+    .await;
+    assert_eq!(stats["committed_messages"], json!(before.len()), "{stats}");
+    proxy.restart().await;
+    let stats = wait_until_consumed(&server, (before.len() + during.len()) as u64).await;
+    assert_eq!(stats["rejected"], json!({}), "{stats}");
+
+    let all: Vec<Event> = before.iter().chain(&during).cloned().collect();
+    let expected = latest(&all);
+    let drivers: Vec<i64> = expected.keys().copied().collect();
+    let served = online(&server, &drivers).await;
+    for (driver, event) in &expected {
+        assert_eq!(served[driver], expected_online(event), "driver {driver}");
+    }
+    assert_eq!(repo.offline_rows(VIEW).len(), all.len());
 }

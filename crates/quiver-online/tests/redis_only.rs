@@ -6,15 +6,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
 
 use common::{Harness, SECOND, T0, key, read_view, row, view};
 use quiver_online::{
     EntityKey, OnlineError, OnlineStore, RedisOptions, RedisStore, Status, Value, codec, now_us,
 };
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use quiver_testkit::{TcpProxy, split_redis_url};
 
 async fn raw() -> redis::aio::MultiplexedConnection {
     redis::Client::open(quiver_testkit::redis_url())
@@ -281,96 +280,13 @@ async fn invalid_configuration_is_a_user_error() {
     assert!(err.is_user_error(), "{err}");
 }
 
-/// A TCP proxy in front of the real Redis that can be taken down and brought back.
-struct Proxy {
-    port: u16,
-    target: String,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let proxy = Proxy {
-            port,
-            target,
-            tasks: Arc::default(),
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let target = self.target.clone();
-        let tasks = Arc::clone(&self.tasks);
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut upstream) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut upstream).await;
-                    }
-                });
-                tasks.lock().unwrap().push(conn);
-            }
-        });
-        self.tasks.lock().unwrap().push(accept);
-    }
-
-    /// Closes the port and every proxied connection.
-    fn stop(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Listens on the same port again.
-    async fn restart(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot rebind port {}: {e}", self.port),
-            }
-        };
-        self.serve(listener);
-    }
-}
-
-/// `host:port` of a redis:// URL and the URL with another `host:port`.
-fn split_url(url: &str, new_host_port: &str) -> (String, String) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, path) = match rest.split_once('/') {
-        Some((a, p)) => (a, format!("/{p}")),
-        None => (rest, String::new()),
-    };
-    let (userinfo, host_port) = match authority.rsplit_once('@') {
-        Some((u, h)) => (format!("{u}@"), h),
-        None => (String::new(), authority),
-    };
-    let host_port = if host_port.contains(':') {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:6379")
-    };
-    (
-        host_port,
-        format!("{scheme}://{userinfo}{new_host_port}{path}"),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_after_an_outage_without_restarting() {
-    let (target, _) = split_url(&quiver_testkit::redis_url(), "x");
-    let proxy = Proxy::start(target).await;
-    let (_, url) = split_url(
+    let (target, _) = split_redis_url(&quiver_testkit::redis_url(), "x");
+    let proxy = TcpProxy::start(target).await;
+    let (_, url) = split_redis_url(
         &quiver_testkit::redis_url(),
-        &format!("127.0.0.1:{}", proxy.port),
+        &format!("127.0.0.1:{}", proxy.port()),
     );
     let project = common::unique_project("outage");
     let options = RedisOptions {

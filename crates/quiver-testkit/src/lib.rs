@@ -25,6 +25,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
+mod proxy;
+pub use proxy::{TcpProxy, split_redis_url};
+
 /// Environment variable holding the URL of the test Postgres.
 pub const POSTGRES_URL_ENV: &str = "QUIVER_TEST_POSTGRES_URL";
 /// Environment variable holding the URL of the test Redis.
