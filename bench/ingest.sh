@@ -34,22 +34,11 @@ PARTITIONS=${QUIVER_BENCH_PARTITIONS:-3}
 FRESH_RATE=${QUIVER_BENCH_FRESH_RATE:-10000}
 FRESH_SECS=${QUIVER_BENCH_FRESH_SECS:-10}
 
-log() { printf '\n== %s\n' "$*"; }
-die() {
-    printf 'ingest.sh: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # --- binaries and services ---------------------------------------------------
-TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quiver/target}
-if [[ -z ${QUIVER_BIN:-} || -z ${QUIVER_BENCH_BIN:-} ]]; then
-    log "building release binaries into $TARGET_DIR"
-    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked -p quiver -p quiver-bench)
-fi
-QUIVER_BIN=${QUIVER_BIN:-$TARGET_DIR/release/quiver}
-QUIVER_BENCH_BIN=${QUIVER_BENCH_BIN:-$TARGET_DIR/release/quiver-bench}
-[[ -x $QUIVER_BIN ]] || die "no quiver binary at $QUIVER_BIN"
-[[ -x $QUIVER_BENCH_BIN ]] || die "no quiver-bench binary at $QUIVER_BENCH_BIN"
+release_binaries
 case $QUIVER_BIN in */debug/*) echo "warning: $QUIVER_BIN is a debug build; figures are not meaningful" >&2 ;; esac
 
 if [[ -z ${QUIVER_BENCH_KAFKA:-} ]]; then

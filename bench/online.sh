@@ -36,22 +36,11 @@ SAT_SECS=${QUIVER_BENCH_SAT_SECS:-10}
 WARMUP=${QUIVER_BENCH_WARMUP:-2}
 MAT_SIZES=${QUIVER_BENCH_MAT_SIZES:-"20000 200000"}
 
-log() { printf '\n== %s\n' "$*"; }
-die() {
-    printf 'online.sh: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # --- binaries ---------------------------------------------------------------
-TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quiver/target}
-if [[ -z ${QUIVER_BIN:-} || -z ${QUIVER_BENCH_BIN:-} ]]; then
-    log "building release binaries into $TARGET_DIR"
-    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked -p quiver -p quiver-bench)
-fi
-QUIVER_BIN=${QUIVER_BIN:-$TARGET_DIR/release/quiver}
-QUIVER_BENCH_BIN=${QUIVER_BENCH_BIN:-$TARGET_DIR/release/quiver-bench}
-[[ -x $QUIVER_BIN ]] || die "no quiver binary at $QUIVER_BIN"
-[[ -x $QUIVER_BENCH_BIN ]] || die "no quiver-bench binary at $QUIVER_BENCH_BIN"
+release_binaries
 build_kind() { case $1 in */release/*) echo release ;; */debug/*) echo "debug (figures not meaningful)" ;; *) echo unknown ;; esac; }
 
 # --- work directory, projects, cleanup --------------------------------------

@@ -278,6 +278,18 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value)
     )
 }
 
+/// `POST route` on the server, asserting a 200; the JSON answer.
+async fn call(server: &Server, route: &str, body: &Value) -> Value {
+    let (status, answer) = post(
+        &reqwest::Client::new(),
+        &format!("{}{route}", server.url),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{route}: {answer}");
+    answer
+}
+
 /// Polls the server's ingest counters until `done` holds for them.
 async fn wait_for_stats(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let client = reqwest::Client::new();
@@ -305,18 +317,11 @@ async fn wait_until_consumed(server: &Server, messages: u64) -> Value {
 
 /// `quiver online`-style lookup over HTTP: driver -> (status, values, event time).
 async fn online(server: &Server, drivers: &[i64]) -> BTreeMap<i64, (String, Vec<Value>, Value)> {
-    let client = reqwest::Client::new();
     let body = json!({
         "features": [format!("{VIEW}:conv_rate"), format!("{VIEW}:acc_rate"), format!("{VIEW}:avg_daily_trips")],
         "entities": {"driver_id": drivers},
     });
-    let (status, answer) = post(
-        &client,
-        &format!("{}/get-online-features", server.url),
-        &body,
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
+    let answer = call(server, "/get-online-features", &body).await;
     let results = answer["results"].as_array().unwrap();
     drivers
         .iter()
@@ -442,14 +447,7 @@ async fn stream_to_online_and_offline_out_of_order_replay_and_point_in_time() {
         "entities": {"driver_id": entity_driver, "event_timestamp": entity_time,
                      "row": (0..wanted.len()).collect::<Vec<_>>()},
     });
-    let client = reqwest::Client::new();
-    let (status, rows) = post(
-        &client,
-        &format!("{}/get-historical-features", server.url),
-        &body,
-    )
-    .await;
-    assert_eq!(status, 200, "{rows}");
+    let rows = call(&server, "/get-historical-features", &body).await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), wanted.len());
     for row in rows {
@@ -684,45 +682,30 @@ async fn push_to_each_target() {
             "to": to,
         })
     };
-    let lookup = |driver: i64| json!({"features": [format!("{PUSH_VIEW}:avg_daily_trips")], "entities": {"driver_id": [driver]}});
     let online_trips = async |driver: i64| {
-        let (status, answer) = post(
-            &client,
-            &format!("{}/get-online-features", server.url),
-            &lookup(driver),
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
-        answer["results"][1]["values"][0].clone()
+        let body = json!({"features": [format!("{PUSH_VIEW}:avg_daily_trips")],
+            "entities": {"driver_id": [driver]}});
+        call(&server, "/get-online-features", &body).await["results"][1]["values"][0].clone()
     };
     let historical = async |driver: i64| {
         let body = json!({"features": [format!("{PUSH_VIEW}:avg_daily_trips")],
             "entities": {"driver_id": [driver], "event_timestamp": [rfc3339(Utc::now())]}});
-        let (status, rows) = post(
-            &client,
-            &format!("{}/get-historical-features", server.url),
-            &body,
-        )
-        .await;
-        assert_eq!(status, 200, "{rows}");
+        let rows = call(&server, "/get-historical-features", &body).await;
         rows[0]
             .get("avg_daily_trips")
             .cloned()
             .unwrap_or(Value::Null)
     };
 
-    let (status, answer) = post(&client, &url, &push(8001, 1, "online")).await;
-    assert_eq!(status, 200, "{answer}");
+    call(&server, "/push", &push(8001, 1, "online")).await;
     assert_eq!(online_trips(8001).await, json!(1));
     assert_eq!(historical(8001).await, Value::Null, "online only");
 
-    let (status, answer) = post(&client, &url, &push(8002, 2, "offline")).await;
-    assert_eq!(status, 200, "{answer}");
+    call(&server, "/push", &push(8002, 2, "offline")).await;
     assert_eq!(online_trips(8002).await, Value::Null, "offline only");
     assert_eq!(historical(8002).await, json!(2));
 
-    let (status, answer) = post(&client, &url, &push(8003, 3, "online_and_offline")).await;
-    assert_eq!(status, 200, "{answer}");
+    call(&server, "/push", &push(8003, 3, "online_and_offline")).await;
     assert_eq!(online_trips(8003).await, json!(3));
     assert_eq!(historical(8003).await, json!(3));
     assert_eq!(repo.offline_rows(PUSH_VIEW).len(), 2);
