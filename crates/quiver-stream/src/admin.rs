@@ -23,21 +23,28 @@ pub async fn ensure_topics(
     }
     let admin: AdminClient<DefaultClientContext> = config.create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    // Replication 1 works on a single broker; clusters apply their default when -1 is allowed.
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
-        .collect();
-    for result in admin.create_topics(&new, &options).await? {
-        match result {
-            Ok(_) => {}
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(StreamError::Config(format!(
-                    "cannot create topic `{topic}`: {code}"
-                )));
+    // The cluster's default replication (-1) where the broker allows it, else 1.
+    let mut last_error = None;
+    for replication in [-1, 1] {
+        let new: Vec<NewTopic> = topics
+            .iter()
+            .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+            .collect();
+        last_error = None;
+        for result in admin.create_topics(&new, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    last_error = Some(format!("cannot create topic `{topic}`: {code}"))
+                }
             }
         }
+        if last_error.is_none() {
+            break;
+        }
+    }
+    if let Some(message) = last_error {
+        return Err(StreamError::Config(message));
     }
     Ok(())
 }

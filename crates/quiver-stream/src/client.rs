@@ -6,7 +6,12 @@ use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::FutureProducer;
 
 use crate::context::IngestContext;
-use crate::error::Result;
+use crate::error::{Result, StreamError};
+
+/// A client that cannot be created has a bad setting (`kafka.properties`).
+fn bad_config(error: rdkafka::error::KafkaError) -> StreamError {
+    StreamError::Config(format!("invalid Kafka client settings: {error}"))
+}
 
 /// A consumer in the project's group: manual commits, from the earliest offset
 /// when the group has none, eager rebalances (a revoked batch is replayed by
@@ -32,7 +37,7 @@ pub fn consumer(
     for (name, value) in &kafka.properties {
         config.set(name, value);
     }
-    Ok(config.create_with_context(context)?)
+    config.create_with_context(context).map_err(bad_config)
 }
 
 /// The dead-letter producer: acknowledged by all replicas before the offset moves on.
@@ -45,5 +50,5 @@ pub fn producer(kafka: &KafkaConfig) -> Result<FutureProducer> {
     for (name, value) in &kafka.properties {
         config.set(name, value);
     }
-    Ok(config.create()?)
+    config.create().map_err(bad_config)
 }

@@ -4,8 +4,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use quiver_store::IngestStats;
+use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
 use rdkafka::statistics::Statistics;
 
 pub struct IngestContext {
@@ -45,6 +47,15 @@ impl ClientContext for IngestContext {
 }
 
 impl ConsumerContext for IngestContext {
+    /// Batches commit asynchronously; a commit the broker refuses is said, and
+    /// its offsets are covered by the next one (or replayed after a restart).
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            tracing::warn!(%error, "offset commit failed");
+            self.stats.update(|s| s.commit_errors += 1);
+        }
+    }
+
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             tracing::info!(partitions = partitions.count(), "partitions revoked");

@@ -17,6 +17,9 @@ use tokio::sync::watch;
 use crate::context::IngestContext;
 use crate::dead_letter::{self, DeadLetter};
 use crate::error::{Result, StreamError};
+
+/// Timestamps must fit where both stores keep them exactly (±2^53 µs).
+const MAX_TIMESTAMP_US: u64 = 1 << 53;
 use crate::pending::{Partition, Pending};
 use crate::routes::Routes;
 use crate::{admin, client};
@@ -102,6 +105,7 @@ pub async fn run_ingest(
         tokio::select! {
             biased;
             _ = stopping.changed() => break,
+            _ = log.tick() => worker.log_progress(),
             () = sleep_until(deadline), if deadline.is_some() => {
                 worker.flush(&stopping, CommitMode::Async).await?;
             }
@@ -118,7 +122,6 @@ pub async fn run_ingest(
                     tokio::time::sleep(RETRY_FIRST).await;
                 }
             },
-            _ = log.tick() => worker.log_progress(),
         }
     }
     tracing::info!(
@@ -161,31 +164,22 @@ struct Worker {
 impl Worker {
     /// Decodes a message into the pending batch (or its dead letters).
     async fn accept(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
-        let generation = self.consumer.context().generation();
-        if generation != self.generation {
-            // Partitions were revoked: the uncommitted batch is replayed from the
-            // committed offsets by whoever owns them now (possibly this worker).
-            if !self.pending.is_empty() {
-                tracing::info!(
-                    messages = self.pending.messages(),
-                    "rebalance: dropping the uncommitted batch; it is replayed"
-                );
-            }
-            self.pending.clear();
-            self.partitions.clear();
-            self.committed_to.clear();
-            self.generation = generation;
-        }
+        self.follow_rebalance();
         let partition: Partition = (message.topic().to_string(), message.partition());
         let offset = message.offset();
         if !self.partitions.contains_key(&partition) {
-            let state = self.resume(&partition).await?;
+            let state = self.resume_with_retry(&partition, offset).await;
             self.partitions.insert(partition.clone(), state);
         }
         self.stats.update(|s| s.messages += 1);
         self.pending.take_offset(&partition, offset);
-        // The message timestamp is the created time: the same on every replay.
-        let created_us = message.timestamp().to_millis().map(|ms| ms * 1000);
+        // The message timestamp is the created time: the same on every replay
+        // (none when it is missing or out of the stores' range).
+        let created_us = message
+            .timestamp()
+            .to_millis()
+            .and_then(|ms| ms.checked_mul(1000))
+            .filter(|us| us.unsigned_abs() <= MAX_TIMESTAMP_US);
         let decoded = match message.payload() {
             None => Err(Rejected {
                 reason: RejectReason::NotJson,
@@ -219,11 +213,50 @@ impl Worker {
         Ok(())
     }
 
+    /// After partitions were revoked the uncommitted batch belongs to whoever
+    /// owns them now (possibly this worker), who replays it from the committed
+    /// offsets: drop it, and everything known about the old assignment.
+    fn follow_rebalance(&mut self) {
+        let generation = self.consumer.context().generation();
+        if generation == self.generation {
+            return;
+        }
+        if !self.pending.is_empty() {
+            tracing::info!(
+                messages = self.pending.messages(),
+                "rebalance: dropping the uncommitted batch; it is replayed"
+            );
+        }
+        self.pending.clear();
+        self.partitions.clear();
+        self.committed_to.clear();
+        self.generation = generation;
+    }
+
+    /// [`resume`](Self::resume), retried with backoff: a broker or disk hiccup
+    /// while partitions move must not end the ingest.
+    async fn resume_with_retry(&self, partition: &Partition, offset: i64) -> PartitionState {
+        let mut pause = RETRY_FIRST;
+        loop {
+            match self.resume(partition, offset).await {
+                Ok(state) => return state,
+                Err(error) => {
+                    self.stats.update(|s| s.retries += 1);
+                    tracing::warn!(%error, topic = %partition.0, partition = partition.1, retry_in = ?pause,
+                        "cannot resume the partition; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
     /// On (re)assignment the group resumes a partition at its committed offset:
     /// files written from there on were never committed (a crash between the
     /// write and the commit) and are removed before they are written again.
     /// Offsets below it that are stored already are not appended twice.
-    async fn resume(&self, partition: &Partition) -> Result<PartitionState> {
+    /// Only ranges at or past `offset`, the first message now read, can matter.
+    async fn resume(&self, partition: &Partition, offset: i64) -> Result<PartitionState> {
         let committed = self.committed_offset(partition).await?;
         let offline = self.store.offline_store();
         let mut stored = Vec::new();
@@ -253,6 +286,7 @@ impl Worker {
                     } = file.origin
                         && topic == partition.0
                         && p == partition.1
+                        && last_offset >= offset
                     {
                         ranges.push((first_offset, last_offset));
                     }
@@ -285,6 +319,7 @@ impl Worker {
     /// Batches commit asynchronously (the loop goes on while the broker
     /// records them); on the way out everything is committed synchronously.
     async fn flush(&mut self, stopping: &watch::Receiver<bool>, mode: CommitMode) -> Result<()> {
+        self.follow_rebalance();
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -329,14 +364,15 @@ impl Worker {
             if !self.kafka.offline {
                 continue;
             }
-            let stored = self
+            let stored: &[(i64, i64)] = self
                 .partitions
                 .get(partition)
-                .map(|p| p.stored[*view_index].clone())
-                .unwrap_or_default();
-            let (new, replayed): (Vec<_>, Vec<_>) = rows
-                .iter()
-                .partition(|(offset, _)| !stored.iter().any(|(a, b)| (a..=b).contains(&offset)));
+                .map_or(&[], |p| p.stored[*view_index].as_slice());
+            let (new, replayed): (Vec<_>, Vec<_>) = rows.iter().partition(|(offset, _)| {
+                !stored
+                    .iter()
+                    .any(|&(first, last)| (first..=last).contains(offset))
+            });
             self.stats
                 .update(|s| s.offline_replayed_skipped += replayed.len() as u64);
             let (Some(first), Some(last)) = (new.first(), new.last()) else {
@@ -355,9 +391,12 @@ impl Worker {
                 .append_offline_rows(view, &new_rows, origin)
                 .await?;
             self.stats.update(|s| s.rows += written);
-            // A retry of this batch must not append these offsets again.
+            // A retry of this batch must not append these offsets again; ranges
+            // behind this batch will not be read again.
             if let Some(state) = self.partitions.get_mut(partition) {
-                state.stored[*view_index].push(range);
+                let ranges = &mut state.stored[*view_index];
+                ranges.retain(|&(_, last)| last >= range.0);
+                ranges.push(range);
             }
         }
         dead_letter::send_all(
@@ -395,6 +434,7 @@ impl Worker {
 
     /// Commits, and waits for, every offset committed asynchronously so far.
     async fn commit_all_sync(&mut self) {
+        self.follow_rebalance();
         let mut list = TopicPartitionList::new();
         for ((topic, partition), offset) in &self.committed_to {
             if list

@@ -44,13 +44,19 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
     let worker_stop = stopped(stop_rx.clone());
     let worker_stats = stats.clone();
     let worker_store = store.clone();
+    let worker_stop_tx = stop_tx.clone();
     let worker = async move {
         let result = ingest::run_worker(worker_store, options, worker_stats, worker_stop).await;
         // An ingest that cannot run takes the server down with it, loudly.
+        let _ = worker_stop_tx.send(true);
+        result
+    };
+    let server = async move {
+        let result = quiver_server::serve(store, addr, limits, Some(stats), stopped(stop_rx)).await;
+        // A server that cannot listen stops the ingest too, and says why.
         let _ = stop_tx.send(true);
         result
     };
-    let server = quiver_server::serve(store, addr, limits, Some(stats), stopped(stop_rx));
     let (worker, server) = tokio::join!(worker, server);
     server.map_err(serve_error)?;
     worker

@@ -116,7 +116,8 @@ impl std::ops::AddAssign for RowsWritten {
 impl FeatureStore {
     /// Writes decoded rows of `view`: online with the event-time guard (an older
     /// row never replaces a newer one), then appended offline as a file of
-    /// `origin`. Both writes are idempotent, so a failed call can be retried whole.
+    /// `origin`. Retried with the same `origin` (the Kafka ingest's offsets) both
+    /// writes are idempotent; a push retried by its client is a new file.
     pub async fn write_rows(
         &self,
         view: &IngestView,

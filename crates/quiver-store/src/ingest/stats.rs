@@ -15,8 +15,10 @@ pub struct IngestSnapshot {
     pub messages: u64,
     /// Micro-batches written and committed.
     pub batches: u64,
-    /// Messages whose offsets are committed (their batch fully written).
+    /// Messages whose batch is fully written and whose offsets were handed to
+    /// the broker to commit (asynchronously; refusals are `commit_errors`).
     pub committed_messages: u64,
+    pub commit_errors: u64,
     pub rows: RowsWritten,
     /// Rows not appended offline because an earlier run already stored their offsets.
     pub offline_replayed_skipped: u64,
