@@ -67,7 +67,7 @@ pub struct KafkaConfig {
 }
 
 impl KafkaConfig {
-    pub const DEFAULT_BATCH_MAX_MESSAGES: usize = 10_000;
+    pub const DEFAULT_BATCH_MAX_MESSAGES: usize = 50_000;
     pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(5);
 
     /// The defaults for `project` on the cluster at `bootstrap_servers`.

@@ -356,48 +356,16 @@ impl Worker {
     }
 
     async fn write_and_commit(&mut self, mode: CommitMode) -> std::result::Result<(), Failure> {
+        // Online first, for every partition: the batch is served before any
+        // offline file is synced to disk.
         for ((partition, view_index), rows) in &self.pending.rows {
             let view = &self.routes.views(&partition.0)[*view_index];
             let online_rows: Vec<_> = rows.iter().map(|(_, row)| row.clone()).collect();
             let written = self.store.write_online_rows(view, &online_rows).await?;
             self.stats.update(|s| s.rows += written);
-            if !self.kafka.offline {
-                continue;
-            }
-            let stored: &[(i64, i64)] = self
-                .partitions
-                .get(partition)
-                .map_or(&[], |p| p.stored[*view_index].as_slice());
-            let (new, replayed): (Vec<_>, Vec<_>) = rows.iter().partition(|(offset, _)| {
-                !stored
-                    .iter()
-                    .any(|&(first, last)| (first..=last).contains(offset))
-            });
-            self.stats
-                .update(|s| s.offline_replayed_skipped += replayed.len() as u64);
-            let (Some(first), Some(last)) = (new.first(), new.last()) else {
-                continue;
-            };
-            let origin = FileOrigin::Kafka {
-                topic: partition.0.clone(),
-                partition: partition.1,
-                first_offset: first.0,
-                last_offset: last.0,
-            };
-            let range = (first.0, last.0);
-            let new_rows: Vec<_> = new.into_iter().map(|(_, row)| row.clone()).collect();
-            let written = self
-                .store
-                .append_offline_rows(view, &new_rows, origin)
-                .await?;
-            self.stats.update(|s| s.rows += written);
-            // A retry of this batch must not append these offsets again; ranges
-            // behind this batch will not be read again.
-            if let Some(state) = self.partitions.get_mut(partition) {
-                let ranges = &mut state.stored[*view_index];
-                ranges.retain(|&(_, last)| last >= range.0);
-                ranges.push(range);
-            }
+        }
+        if self.kafka.offline {
+            self.append_offline().await?;
         }
         dead_letter::send_all(
             &self.producer,
@@ -455,6 +423,56 @@ impl Worker {
             }
             Err(error) => tracing::warn!(%error, "final commit did not run"),
         }
+    }
+
+    /// Appends the batch's rows not stored yet, one file per partition and
+    /// view, all at once.
+    async fn append_offline(&mut self) -> std::result::Result<(), Failure> {
+        let mut appends = Vec::new();
+        let mut skipped = 0;
+        for ((partition, view_index), rows) in &self.pending.rows {
+            let stored: &[(i64, i64)] = self
+                .partitions
+                .get(partition)
+                .map_or(&[], |p| p.stored[*view_index].as_slice());
+            let (new, replayed): (Vec<_>, Vec<_>) = rows.iter().partition(|(offset, _)| {
+                !stored
+                    .iter()
+                    .any(|&(first, last)| (first..=last).contains(offset))
+            });
+            skipped += replayed.len() as u64;
+            let (Some(first), Some(last)) = (new.first(), new.last()) else {
+                continue;
+            };
+            let origin = FileOrigin::Kafka {
+                topic: partition.0.clone(),
+                partition: partition.1,
+                first_offset: first.0,
+                last_offset: last.0,
+            };
+            let range = (first.0, last.0);
+            let view = &self.routes.views(&partition.0)[*view_index];
+            let new_rows: Vec<_> = new.into_iter().map(|(_, row)| row.clone()).collect();
+            let store = &self.store;
+            appends.push(async move {
+                let written = store.append_offline_rows(view, &new_rows, origin).await?;
+                Ok::<_, StoreError>((partition.clone(), *view_index, range, written))
+            });
+        }
+        self.stats.update(|s| s.offline_replayed_skipped += skipped);
+        // Each append settles on its own: a retry skips the ones that landed.
+        for result in futures::future::join_all(appends).await {
+            let (partition, view_index, range, written) = result?;
+            self.stats.update(|s| s.rows += written);
+            // A retry of this batch must not append these offsets again; ranges
+            // behind this batch will not be read again.
+            if let Some(state) = self.partitions.get_mut(&partition) {
+                let ranges = &mut state.stored[view_index];
+                ranges.retain(|&(_, last)| last >= range.0);
+                ranges.push(range);
+            }
+        }
+        Ok(())
     }
 
     fn log_progress(&self) {
