@@ -5,7 +5,10 @@
 mod body;
 mod entities_json;
 mod error;
+mod health;
 mod historical;
+mod metrics;
+mod observe;
 mod online;
 mod push;
 mod state;
@@ -21,6 +24,8 @@ use serde_json::json;
 
 pub use error::ApiError;
 pub use historical::{ARROW_FILE, ARROW_STREAM, JSON, PARQUET};
+pub use metrics::Metrics;
+pub use observe::REQUEST_ID;
 pub use state::{AppState, Limits};
 
 /// How often the server checks the registry for new definitions.
@@ -46,6 +51,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/push", post(push::push))
         .route("/ingest-stats", get(push::ingest_stats))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -78,12 +78,12 @@ pub async fn materialize(
         .into_iter()
         .map(|v| (v, window))
         .collect();
-    Ok(Json(
-        state
-            .store
-            .materialize(&applied, &windows, &|_, _| {})
-            .await?,
-    ))
+    let reports = state
+        .store
+        .materialize(&applied, &windows, &|_, _| {})
+        .await?;
+    state.metrics.observe_materialization(&reports);
+    Ok(Json(reports))
 }
 
 /// `POST /materialize-incremental`: `{"end_ts": RFC 3339, "feature_views": [...]}`.
@@ -103,10 +103,10 @@ pub async fn materialize_incremental(
         .store
         .incremental_windows(&applied, &body.feature_views, end)
         .await?;
-    Ok(Json(
-        state
-            .store
-            .materialize(&applied, &windows, &|_, _| {})
-            .await?,
-    ))
+    let reports = state
+        .store
+        .materialize(&applied, &windows, &|_, _| {})
+        .await?;
+    state.metrics.observe_materialization(&reports);
+    Ok(Json(reports))
 }

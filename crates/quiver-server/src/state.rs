@@ -8,6 +8,7 @@ use std::time::Duration;
 use quiver_store::{Applied, FeatureStore, IngestStats};
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Limits on what one request may ask.
 #[derive(Debug, Clone)]
@@ -38,6 +39,7 @@ pub struct AppState {
     pub limits: Limits,
     /// The counters of the Kafka ingest running beside the API, if any.
     pub ingest_stats: Option<IngestStats>,
+    pub metrics: Arc<Metrics>,
     applied: Arc<RwLock<Option<Applied>>>,
 }
 
@@ -48,6 +50,7 @@ impl AppState {
             store: Arc::new(store),
             limits,
             ingest_stats: None,
+            metrics: Arc::new(Metrics::new()),
             applied: Arc::new(RwLock::new(applied)),
         }
     }

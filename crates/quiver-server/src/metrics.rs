@@ -1,0 +1,192 @@
+//! Prometheus metrics (`GET /metrics`): request latency per route, method and
+//! status; rows materialized per view; the Kafka ingest's counters and lag.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use quiver_store::{IngestStats, RunReport};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ViewLabels {
+    view: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    partition: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+/// The ingest's counters, copied from its [`IngestStats`] at each scrape.
+#[derive(Default)]
+struct IngestGauges {
+    messages: Gauge<u64, AtomicU64>,
+    committed: Gauge<u64, AtomicU64>,
+    rows_online: Gauge<u64, AtomicU64>,
+    rows_offline: Gauge<u64, AtomicU64>,
+    retries: Gauge<u64, AtomicU64>,
+    commit_errors: Gauge<u64, AtomicU64>,
+    rejected: Family<ReasonLabels, Gauge<u64, AtomicU64>>,
+    lag: Family<PartitionLabels, Gauge>,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: LatencyFamily,
+    materialized_rows: Family<ViewLabels, Counter>,
+    ingest: IngestGauges,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to ~6.5 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("quiver");
+        let requests: LatencyFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route, method and status",
+            requests.clone(),
+        );
+        let materialized_rows = Family::<ViewLabels, Counter>::default();
+        registry.register(
+            "materialized_rows",
+            "Rows materialized into the offline store through this server, by view",
+            materialized_rows.clone(),
+        );
+        let ingest = IngestGauges::default();
+        let gauges: [(&str, &str, &Gauge<u64, AtomicU64>); 6] = [
+            (
+                "ingest_messages",
+                "Kafka messages consumed",
+                &ingest.messages,
+            ),
+            (
+                "ingest_committed_messages",
+                "Kafka messages written and committed",
+                &ingest.committed,
+            ),
+            (
+                "ingest_rows_online",
+                "Rows the ingest wrote online",
+                &ingest.rows_online,
+            ),
+            (
+                "ingest_rows_offline",
+                "Rows the ingest appended offline",
+                &ingest.rows_offline,
+            ),
+            (
+                "ingest_retries",
+                "Failed write or commit attempts of the ingest (retried)",
+                &ingest.retries,
+            ),
+            (
+                "ingest_commit_errors",
+                "Offset commits the broker refused",
+                &ingest.commit_errors,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "ingest_rejected_messages",
+            "Bad Kafka messages sent to the dead-letter topic, by reason",
+            ingest.rejected.clone(),
+        );
+        registry.register(
+            "ingest_consumer_lag",
+            "Messages behind the end of each partition",
+            ingest.lag.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            materialized_rows,
+            ingest,
+        }
+    }
+
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status: status.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_materialization(&self, reports: &[RunReport]) {
+        for report in reports {
+            self.materialized_rows
+                .get_or_create(&ViewLabels {
+                    view: report.view.clone(),
+                })
+                .inc_by(report.rows);
+        }
+    }
+
+    /// The OpenMetrics text of every metric, the ingest's read from `ingest`.
+    pub fn render(&self, ingest: Option<&IngestStats>) -> String {
+        if let Some(stats) = ingest {
+            let s = stats.snapshot();
+            let g = &self.ingest;
+            g.messages.set(s.messages);
+            g.committed.set(s.committed_messages);
+            g.rows_online.set(s.rows.online);
+            g.rows_offline.set(s.rows.offline);
+            g.retries.set(s.retries);
+            g.commit_errors.set(s.commit_errors);
+            for (reason, count) in &s.rejected {
+                g.rejected
+                    .get_or_create(&ReasonLabels {
+                        reason: reason.as_str().to_string(),
+                    })
+                    .set(*count);
+            }
+            g.lag.clear();
+            for (partition, lag) in &s.lag {
+                g.lag
+                    .get_or_create(&PartitionLabels {
+                        partition: partition.clone(),
+                    })
+                    .set(*lag);
+            }
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
