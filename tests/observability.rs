@@ -107,10 +107,6 @@ async fn not_ready_while_redis_is_down() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["registry"], "ok");
     assert_ne!(body["checks"]["online_store"], "ok");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "answers quickly"
-    );
     proxy.restart().await;
     let started = std::time::Instant::now();
     loop {
