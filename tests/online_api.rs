@@ -274,3 +274,47 @@ async fn redis_stopped_and_started_under_the_server() {
     let (_, answer) = post(&client, &url, &lookup).await;
     assert_eq!(statuses(&answer["results"][1]), ["PRESENT", "PRESENT"]);
 }
+
+/// The registry (Postgres) goes away under a running server: lookups go on from
+/// the cached definitions, `apply` fails cleanly with the "unavailable" code,
+/// and both work again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_outage_keeps_serving_from_the_cache() {
+    let db = quiver_testkit::temp_postgres_database("registry_outage").await;
+    let (target, _) = quiver_testkit::split_redis_url(&db.url, "x");
+    let proxy = quiver_testkit::TcpProxy::start(target).await;
+    let (_, registry) =
+        quiver_testkit::split_redis_url(&db.url, &format!("127.0.0.1:{}", proxy.port()));
+    let (_dir, repo) = applied_repo("registry_outage");
+    let with_registry = |args: &[&str]| {
+        let mut all = vec!["--registry", registry.as_str()];
+        all.extend_from_slice(args);
+        Command::new(env!("CARGO_BIN_EXE_quiver"))
+            .arg("--repo")
+            .arg(&repo)
+            .args(all)
+            .output()
+            .unwrap()
+    };
+    assert!(with_registry(&["apply"]).status.success());
+    materialize_recent(&repo, &[]);
+    let server = start_server(&repo, &["--registry", &registry], &[]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/get-online-features", server.url);
+    let body =
+        json!({"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}});
+    assert_eq!(post(&client, &url, &body).await.0, 200);
+
+    proxy.stop();
+    let (status, answer) = post(&client, &url, &body).await;
+    assert_eq!(status, 200, "served from the cached definitions: {answer}");
+    assert_eq!(statuses(&answer["results"][1]), ["PRESENT"]);
+    let failed = with_registry(&["apply"]);
+    assert_eq!(failed.status.code(), Some(3), "unavailable");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+
+    proxy.restart().await;
+    assert!(with_registry(&["apply"]).status.success());
+    assert_eq!(post(&client, &url, &body).await.0, 200);
+}
