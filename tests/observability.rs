@@ -15,6 +15,18 @@ async fn metrics_request_ids_and_readiness() {
     let (_dir, repo) = applied_repo("observe_embedded");
     let server = start_server(&repo, &[], &[]);
     let client = reqwest::Client::new();
+    let doc: Value = client
+        .get(format!("{}/openapi.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["paths"]["/get-online-features"]["post"].is_object(),
+        "{doc}"
+    );
 
     let ready = client
         .get(format!("{}/ready", server.url))

@@ -1,10 +1,10 @@
 //! The API's one error type and the one place errors become HTTP statuses.
 
+use crate::openapi::{ErrorBody, ErrorDetail};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use quiver_store::{ErrorClass, StoreError};
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -67,7 +67,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({ "error": { "code": self.code, "message": self.message } })),
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: self.code.to_string(),
+                    message: self.message,
+                },
+            }),
         )
             .into_response()
     }

@@ -14,6 +14,9 @@ use crate::state::AppState;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// 200 when the registry and the online store answer, else 503 naming the failures.
+#[utoipa::path(get, path = "/ready", responses(
+    (status = 200, description = "The registry and the online store answer"),
+    (status = 503, description = "A dependency does not answer; `checks` says which")))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = &state.store;
     let registry = tokio::time::timeout(CHECK_TIMEOUT, store.registry.version(store.project()));
@@ -44,6 +47,8 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -10,6 +10,7 @@ mod historical;
 mod metrics;
 mod observe;
 mod online;
+mod openapi;
 mod push;
 mod state;
 
@@ -20,12 +21,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use quiver_store::{FeatureStore, IngestStats};
-use serde_json::json;
 
 pub use error::ApiError;
 pub use historical::{ARROW_FILE, ARROW_STREAM, JSON, PARQUET};
 pub use metrics::Metrics;
 pub use observe::REQUEST_ID;
+pub use openapi::ApiDoc;
 pub use state::{AppState, Limits};
 
 /// How often the server checks the registry for new definitions.
@@ -35,10 +36,8 @@ pub const REGISTRY_REFRESH: Duration = Duration::from_secs(2);
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
-        .route(
-            "/health",
-            get(|| async { axum::Json(json!({ "status": "ok" })) }),
-        )
+        .route("/health", get(openapi::health))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route(
             "/get-historical-features",
             post(historical::get_historical_features),

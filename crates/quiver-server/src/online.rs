@@ -14,16 +14,20 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, parse_json};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OnlineBody {
+pub struct OnlineBody {
     features: Option<Vec<String>>,
     feature_service: Option<String>,
+    /// Join key -> one value per entity.
+    #[schema(value_type = Object)]
     entities: Map<String, Value>,
     #[serde(default)]
     full_feature_names: bool,
 }
 
+#[utoipa::path(post, path = "/get-online-features", request_body = OnlineBody,
+    responses((status = 200, description = "The latest values, Feast's shape", body = OnlineResponse), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn get_online_features(
     State(state): State<AppState>,
     body: Bytes,
@@ -52,7 +56,7 @@ pub async fn get_online_features(
     Ok(Json(response))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaterializeBody {
     start_ts: Option<String>,
@@ -62,6 +66,8 @@ pub struct MaterializeBody {
 }
 
 /// `POST /materialize`: `{"start_ts": RFC 3339, "end_ts": RFC 3339, "feature_views": [...]}`.
+#[utoipa::path(post, path = "/materialize", request_body = MaterializeBody,
+    responses((status = 200, description = "One report per view", body = Vec<RunReport>), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn materialize(
     State(state): State<AppState>,
     body: Bytes,
@@ -87,6 +93,8 @@ pub async fn materialize(
 }
 
 /// `POST /materialize-incremental`: `{"end_ts": RFC 3339, "feature_views": [...]}`.
+#[utoipa::path(post, path = "/materialize-incremental", request_body = MaterializeBody,
+    responses((status = 200, description = "One report per view", body = Vec<RunReport>), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn materialize_incremental(
     State(state): State<AppState>,
     body: Bytes,

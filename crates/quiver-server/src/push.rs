@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::error::{ApiError, parse_json};
 use crate::state::AppState;
 
+#[utoipa::path(post, path = "/push", request_body = PushRequest,
+    responses((status = 200, description = "Rows written per view", body = PushOutcome), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn push(
     State(state): State<AppState>,
     body: Bytes,
@@ -29,6 +31,9 @@ pub async fn push(
     Ok(Json(state.store.push(&applied, &request).await?))
 }
 
+#[utoipa::path(get, path = "/ingest-stats",
+    responses((status = 200, description = "The ingest's counters", body = IngestSnapshot),
+        (status = 404, description = "No ingest runs in this server", body = crate::openapi::ErrorBody)))]
 pub async fn ingest_stats(State(state): State<AppState>) -> Result<Json<IngestSnapshot>, ApiError> {
     state
         .ingest_stats

@@ -12,7 +12,7 @@ use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
 
 /// What one view's run did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunReport {
     pub view: String,
     pub run_id: String,

@@ -19,7 +19,7 @@ use crate::error::{Result, StoreError};
 use crate::store::{Applied, FeatureStore};
 
 /// Where streamed rows go (Feast's `to` of a push).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteTarget {
     #[default]
@@ -95,7 +95,7 @@ impl Applied {
 }
 
 /// What one write of streamed rows did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowsWritten {
     /// Rows stored online (newer than what was there).
     pub online: u64,

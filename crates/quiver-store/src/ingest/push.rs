@@ -15,11 +15,12 @@ use crate::store::{Applied, FeatureStore};
 /// Rejections listed in an error before the rest are summarized.
 const LISTED_REJECTIONS: usize = 5;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub push_source_name: String,
     /// Column name -> one value per row.
+    #[schema(value_type = Object)]
     pub df: Map<String, Json>,
     #[serde(default)]
     pub to: WriteTarget,
@@ -28,10 +29,11 @@ pub struct PushRequest {
     pub allow_registry_cache: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PushOutcome {
     pub rows: usize,
-    /// Per view fed by the source.
+    /// Per view fed by the source: `[view, rows written]` pairs.
+    #[schema(value_type = Vec<Object>)]
     pub views: Vec<(String, RowsWritten)>,
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{RejectReason, RowsWritten};
 
 /// What the ingest has done since it started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IngestSnapshot {
     /// Messages consumed (good and bad).
     pub messages: u64,
@@ -23,11 +23,13 @@ pub struct IngestSnapshot {
     /// Rows not appended offline because an earlier run already stored their offsets.
     pub offline_replayed_skipped: u64,
     /// Bad messages per reason; each went to the dead-letter topic.
+    #[schema(value_type = Object)]
     pub rejected: BTreeMap<RejectReason, u64>,
     /// Failed write or commit attempts (each retried).
     pub retries: u64,
     pub rebalances: u64,
     /// Consumer lag per `topic/partition`, from the client's statistics.
+    #[schema(value_type = Object)]
     pub lag: BTreeMap<String, i64>,
     /// The sum of `lag`.
     pub total_lag: i64,

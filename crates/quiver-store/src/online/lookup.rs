@@ -23,21 +23,25 @@ pub struct OnlineRequest {
     pub full_feature_names: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OnlineResponse {
     pub metadata: Metadata,
     /// One entry per column of `metadata.feature_names`.
     pub results: Vec<OnlineResult>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Metadata {
     pub feature_names: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OnlineResult {
+    /// Values of the column's type (the join key values in the first result).
+    #[schema(value_type = Vec<Object>)]
     pub values: Vec<Json>,
+    /// `PRESENT`, `NOT_FOUND` or `OUTSIDE_MAX_AGE`.
+    #[schema(value_type = Vec<String>)]
     pub statuses: Vec<Status>,
     pub event_timestamps: Vec<String>,
 }

@@ -19,7 +19,7 @@ use crate::store::FeatureStore;
 const WRITE_BATCH: usize = 10_000;
 
 /// What the online half of one view's run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OnlineWrite {
     /// Entities whose latest row in the window was written.
     pub written: u64,
