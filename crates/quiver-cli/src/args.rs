@@ -53,6 +53,18 @@ pub enum Command {
     Serve(ServeArgs),
     /// Consume the views' Kafka stream sources into the online and offline stores.
     Ingest(IngestArgs),
+    /// Make a new API token: prints it once, with the line for quiver.yaml's `auth.tokens`.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Who will hold the token (shown in logs).
+    #[arg(long)]
+    pub name: String,
+    /// What it may do: read-online, read-offline, write, admin (comma separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<quiver_core::auth::Scope>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +124,9 @@ pub struct ServeArgs {
     /// Also run the Kafka ingest in this process (its counters at GET /ingest-stats).
     #[arg(long)]
     pub ingest: bool,
+    /// Listen on a non-loopback address although no `auth:` tokens are configured.
+    #[arg(long)]
+    pub insecure: bool,
     #[command(flatten)]
     pub ingest_args: IngestArgs,
 }

@@ -57,6 +57,7 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Online(args) => commands::online::run(global, args).await,
         Command::Serve(args) => commands::serve::run(global, args).await,
         Command::Ingest(args) => commands::ingest::run(global, args).await,
+        Command::Token(args) => commands::token::run(global, args),
     }
 }
 

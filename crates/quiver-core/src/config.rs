@@ -8,6 +8,7 @@ use std::time::Duration;
 use marked_yaml::Spanned;
 use serde::Deserialize;
 
+use crate::auth::{self, AuthConfig, RawAuth};
 use crate::env;
 use crate::error::{DefinitionError, Location};
 use crate::yaml;
@@ -26,6 +27,8 @@ pub struct ProjectConfig {
     pub offline_store: OfflineStoreConfig,
     pub online_store: OnlineStoreConfig,
     pub kafka: Option<KafkaConfig>,
+    /// API tokens; `None`: the API is open (loopback only, unless told otherwise).
+    pub auth: Option<AuthConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +95,7 @@ struct RawConfig {
     offline_store: Option<RawOfflineStore>,
     online_store: Option<Spanned<RawOnlineStore>>,
     kafka: Option<RawKafka>,
+    auth: Option<RawAuth>,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +271,11 @@ impl ProjectConfig {
             kafka
         });
 
+        let auth = raw
+            .auth
+            .as_ref()
+            .and_then(|a| auth::parse(file, a, &mut errors.borrow_mut()));
+
         if !crate::validate::is_identifier(&project) {
             errors.borrow_mut().push(DefinitionError::new(
                 yaml::location(file, raw.project.span()),
@@ -284,6 +293,7 @@ impl ProjectConfig {
                 },
                 online_store,
                 kafka,
+                auth,
             })
         } else {
             Err(errors)
@@ -362,6 +372,39 @@ mod tests {
         assert_eq!(kafka.batch_max_wait, Duration::from_millis(5));
         assert!(!kafka.offline);
         assert_eq!(kafka.properties["security.protocol"], "db");
+    }
+
+    #[test]
+    fn auth_tokens_are_hashes_with_scopes() {
+        let hash = hex::encode(auth::token_sha256("s3cret"));
+        let text = format!(
+            "project: demo\nauth:\n  tokens:\n    - {{ name: model, sha256: \"{hash}\", scopes: [read-online] }}\n"
+        );
+        let auth = parse(&text).unwrap().auth.unwrap();
+        let token = auth.find("s3cret").unwrap();
+        assert_eq!(token.name, "model");
+        assert!(token.scopes.contains(&auth::Scope::ReadOnline));
+        assert!(auth.find("s3cret ").is_none());
+        assert_eq!(
+            parse("project: demo\nauth: { enabled: false }\n")
+                .unwrap()
+                .auth,
+            None
+        );
+
+        let errors = parse(
+            "project: demo\nauth:\n  tokens:\n    - { name: a, sha256: xyz, scopes: [read-online, fly] }\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].contains("quiver.yaml:4:") && text[0].contains("auth.tokens[0].sha256"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("auth.tokens[0].scopes") && text[1].contains("unknown scope `fly`"),
+            "{text:?}"
+        );
     }
 
     #[test]

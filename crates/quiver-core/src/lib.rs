@@ -2,6 +2,7 @@
 //! definition files), its validation with file/line/field errors, the canonical
 //! specs the registry stores, and the diff `plan` shows.
 
+pub mod auth;
 pub mod config;
 pub mod diff;
 pub mod dtype;

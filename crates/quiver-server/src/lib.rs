@@ -2,6 +2,7 @@
 //! with the online tier, online lookups); errors are JSON
 //! `{"error": {"code", "message"}}` with the right 4xx/5xx status.
 
+mod auth;
 mod body;
 mod entities_json;
 mod error;
@@ -52,6 +53,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ingest-stats", get(push::ingest_stats))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        // Layers run outside in: the request is observed (id, latency) even
+        // when the token check refuses it.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

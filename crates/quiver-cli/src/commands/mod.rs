@@ -10,3 +10,4 @@ pub mod materialize;
 pub mod online;
 pub mod serve;
 pub mod teardown;
+pub mod token;

@@ -13,6 +13,13 @@ use crate::error::{CliError, CliResult};
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
     let store = context::store(global).await?;
+    if store.config.auth.is_none() && !args.host.is_loopback() && !args.insecure {
+        return Err(CliError::User(format!(
+            "refusing to serve on {} without authentication: configure `auth.tokens` in quiver.yaml \
+             (`quiver token` makes one), or pass --insecure",
+            args.host
+        )));
+    }
     let limits = Limits {
         max_entity_rows: args.max_entity_rows,
         max_online_entities: args.max_online_entities,
