@@ -17,6 +17,7 @@ mod load;
 mod materialize;
 mod report;
 mod setup;
+mod soak;
 mod stats;
 mod stream;
 mod workload;
@@ -43,6 +44,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Steady mixed load on a running server (lookups, pushes, training sets); throughput, p99, memory.
+    Soak {
+        #[arg(long)]
+        url: String,
+        /// The server's pid, for its resident memory.
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 300.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 200.0)]
+        lookup_rate: f64,
+        #[arg(long, default_value_t = 20.0)]
+        push_rate: f64,
+        /// Seconds between training-set requests (1,000 entity rows each).
+        #[arg(long, default_value_t = 5.0)]
+        historical_every: f64,
+        #[arg(long, default_value_t = 3)]
+        drivers: i64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Create TOPIC and write a backlog of EVENTS sample-view events to it.
     Produce {
         #[arg(long, default_value = "127.0.0.1:9092")]
@@ -284,6 +306,28 @@ fn small_runtime() -> Result<tokio::runtime::Runtime> {
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
+        Command::Soak {
+            url,
+            pid,
+            duration,
+            lookup_rate,
+            push_rate,
+            historical_every,
+            drivers,
+            out,
+        } => small_runtime()?.block_on(async {
+            let result = soak::run(&soak::SoakRun {
+                url: &url,
+                server_pid: pid,
+                secs: duration,
+                lookup_rate,
+                push_rate,
+                historical_every,
+                drivers,
+            })
+            .await?;
+            append_to(out.as_deref(), &result)
+        }),
         Command::Produce {
             bootstrap,
             topic,

@@ -372,8 +372,17 @@ pub fn append_json<T: Serialize>(path: &Path, value: &T) -> crate::Result<()> {
 
 /// The process's peak resident set size (`VmHWM`), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_mib("self", "VmHWM:")
+}
+
+/// The current resident memory of process `pid`, MiB.
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    status_mib(&pid.to_string(), "VmRSS:")
+}
+
+fn status_mib(process: &str, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

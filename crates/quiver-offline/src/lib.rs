@@ -30,7 +30,7 @@ pub use scan::scan_view;
 pub use schema::{SourceColumn, StoredType, inspect_source, quote_table};
 pub use source::read_source;
 pub use store::{FileOrigin, OfflineStore, StoredFile, WriteStats};
-pub use stream_files::push_id;
+pub use stream_files::{CompactScope, STREAM_FILES_PER_DAY, push_id};
 pub use types::{arrow_type_fits, postgres_type_fits};
 pub use view_schema::{CREATED_TS, EVENT_TS, ViewSchema, arrow_type, timestamp_type};
 pub use window::{TimeWindow, parse_timestamp};

@@ -82,6 +82,144 @@ impl OfflineStore {
     }
 }
 
+/// Streamed files of one kind a view may hold per day before they are merged.
+pub const STREAM_FILES_PER_DAY: usize = 32;
+
+/// Which streamed files of a view [`OfflineStore::compact`] merges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompactScope {
+    /// Every push file.
+    Pushes,
+    /// The Kafka files of one partition whose offsets are all below
+    /// `committed`, so no restart will remove them.
+    Kafka {
+        topic: String,
+        partition: i32,
+        committed: i64,
+    },
+}
+
+impl OfflineStore {
+    /// Merges the streamed files of `scope` into one sorted, de-duplicated file
+    /// per event day, for each day holding more than `max_files` of them, so
+    /// that small micro-batch and push files do not pile up. Returns how many
+    /// files were merged. Readers see the old files or the merged one (it is
+    /// renamed into place before the old ones are removed; a crash in between
+    /// leaves identical rows twice, merged again next time).
+    pub fn compact(
+        &self,
+        view: &ViewSchema,
+        scope: &CompactScope,
+        max_files: usize,
+    ) -> Result<usize> {
+        let mut by_day: std::collections::BTreeMap<std::path::PathBuf, Vec<crate::StoredFile>> =
+            Default::default();
+        for file in self.files(view.name())? {
+            let matches = match (&file.origin, scope) {
+                (FileOrigin::Push { .. }, CompactScope::Pushes) => true,
+                (
+                    FileOrigin::Kafka {
+                        topic,
+                        partition,
+                        last_offset,
+                        ..
+                    },
+                    CompactScope::Kafka {
+                        topic: t,
+                        partition: p,
+                        committed,
+                    },
+                ) => topic == t && partition == p && last_offset < committed,
+                _ => false,
+            };
+            if matches && let Some(day) = file.path.parent() {
+                by_day.entry(day.to_path_buf()).or_default().push(file);
+            }
+        }
+        let mut merged = 0;
+        for (dir, files) in by_day {
+            if files.len() <= max_files {
+                continue;
+            }
+            let mut batches = Vec::new();
+            for file in &files {
+                let open = std::fs::File::open(&file.path).map_err(|source| OfflineError::Io {
+                    path: file.path.clone(),
+                    source,
+                })?;
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open)
+                        .and_then(|b| b.build())
+                        .map_err(|source| OfflineError::Parquet {
+                            path: file.path.clone(),
+                            source,
+                        })?;
+                for batch in reader {
+                    // Files written before a feature was added lack it: read as null.
+                    batches.push(in_view_schema(&batch?, &view.schema)?);
+                }
+            }
+            let all = arrow::compute::concat_batches(&view.schema, &batches)?;
+            let rows = latest_per_key_and_time(view, &all)?;
+            let origin = match scope {
+                CompactScope::Pushes => FileOrigin::Push { id: push_id() },
+                CompactScope::Kafka {
+                    topic, partition, ..
+                } => FileOrigin::Kafka {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    first_offset: files.iter().filter_map(kafka_first).min().unwrap_or(0),
+                    last_offset: files.iter().filter_map(kafka_last).max().unwrap_or(0),
+                },
+            };
+            let stem = origin.stem();
+            let target = dir.join(file_name(&stem, true));
+            let mut writer = DayWriter::create(&dir, &stem, &rows.schema())?;
+            writer.write(&rows)?;
+            writer.commit(&target)?;
+            for file in &files {
+                if file.path != target {
+                    std::fs::remove_file(&file.path).map_err(|e| write_error(&file.path, e))?;
+                }
+            }
+            merged += files.len();
+        }
+        Ok(merged)
+    }
+}
+
+/// `batch` in the view's current schema: columns by name, missing ones null,
+/// removed ones dropped.
+fn in_view_schema(
+    batch: &RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) if column.data_type() == field.data_type() => Ok(column.clone()),
+            Some(column) => Ok(arrow::compute::cast(column, field.data_type())?),
+            None => Ok(new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+fn kafka_first(file: &crate::StoredFile) -> Option<i64> {
+    match file.origin {
+        FileOrigin::Kafka { first_offset, .. } => Some(first_offset),
+        _ => None,
+    }
+}
+
+fn kafka_last(file: &crate::StoredFile) -> Option<i64> {
+    match file.origin {
+        FileOrigin::Kafka { last_offset, .. } => Some(last_offset),
+        _ => None,
+    }
+}
+
 /// A name for a push request's files, unique within and across processes.
 pub fn push_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -255,6 +393,75 @@ mod tests {
         assert_eq!(column(&out, 0), vec![Some(1), Some(1), Some(2)]);
         assert_eq!(column(&out, 1), vec![Some(5), Some(10), Some(10)]);
         assert_eq!(column(&out, 3), vec![Some(6), Some(3), Some(5)]);
+    }
+
+    #[test]
+    fn compaction_merges_small_files_per_day_and_keeps_the_latest_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = OfflineStore::new(dir.path());
+        let view = view();
+        for i in 0..5 {
+            // The same key and time each push: only the last value survives.
+            let rows = batch(&view, &[(1, 10, Some(i), i), (2, 20 + i, None, i)]);
+            let push = FileOrigin::Push { id: push_id() };
+            store.append(&view, &rows, &push).expect("append");
+        }
+        let kafka = |first_offset, last_offset| FileOrigin::Kafka {
+            topic: "t".into(),
+            partition: 0,
+            first_offset,
+            last_offset,
+        };
+        for (first, last) in [(0, 9), (10, 19), (20, 29)] {
+            let rows = batch(&view, &[(3, first, None, first)]);
+            store
+                .append(&view, &rows, &kafka(first, last))
+                .expect("append");
+        }
+        assert_eq!(
+            store
+                .compact(&view, &CompactScope::Pushes, 8)
+                .expect("compact"),
+            0
+        );
+        assert_eq!(
+            store
+                .compact(&view, &CompactScope::Pushes, 2)
+                .expect("compact"),
+            5
+        );
+        let committed = CompactScope::Kafka {
+            topic: "t".into(),
+            partition: 0,
+            committed: 20,
+        };
+        assert_eq!(store.compact(&view, &committed, 1).expect("compact"), 2);
+        let origins: Vec<FileOrigin> = store
+            .files("v")
+            .expect("files")
+            .into_iter()
+            .map(|f| f.origin)
+            .collect();
+        assert_eq!(origins.len(), 3, "{origins:?}");
+        assert!(origins.contains(&kafka(0, 19)) && origins.contains(&kafka(20, 29)));
+        let push = store
+            .files("v")
+            .expect("files")
+            .into_iter()
+            .find(|f| matches!(f.origin, FileOrigin::Push { .. }))
+            .expect("the merged push file");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&push.path).expect("open"),
+        )
+        .and_then(|b| b.build())
+        .expect("reader");
+        let merged: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
+        let merged = arrow::compute::concat_batches(&view.schema, &merged).expect("concat");
+        assert_eq!(
+            column(&merged, 0),
+            vec![Some(1), Some(2), Some(2), Some(2), Some(2), Some(2)]
+        );
+        assert_eq!(column(&merged, 3)[0], Some(4), "the latest created wins");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quiver_core::KafkaConfig;
-use quiver_offline::FileOrigin;
+use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY};
 use quiver_store::{ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
@@ -144,6 +144,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// Offsets of a partition already stored offline, per view of its topic.
 struct PartitionState {
     stored: Vec<Vec<(i64, i64)>>,
+    /// Files appended since the partition's files were last merged.
+    appended: usize,
 }
 
 struct Worker {
@@ -294,7 +296,10 @@ impl Worker {
             }
             stored.push(ranges);
         }
-        Ok(PartitionState { stored })
+        Ok(PartitionState {
+            stored,
+            appended: 0,
+        })
     }
 
     /// The group's committed offset of `partition`, if it has one.
@@ -327,7 +332,12 @@ impl Worker {
         let mut stop_deadline = None;
         loop {
             match self.write_and_commit(mode).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    if self.kafka.offline {
+                        self.compact_committed().await;
+                    }
+                    break;
+                }
                 Err(Failure::Fatal(error)) => return Err(error),
                 Err(Failure::Rebalanced) => {
                     tracing::info!(
@@ -470,9 +480,39 @@ impl Worker {
                 let ranges = &mut state.stored[view_index];
                 ranges.retain(|&(_, last)| last >= range.0);
                 ranges.push(range);
+                state.appended += 1;
             }
         }
         Ok(())
+    }
+
+    /// Merges the committed micro-batch files of partitions that wrote many,
+    /// so the offline store does not fill with small files. A failure is only
+    /// logged: the files stay as they are and are merged another time.
+    async fn compact_committed(&mut self) {
+        let due: Vec<(Partition, i64)> = self
+            .partitions
+            .iter()
+            .filter(|(_, state)| state.appended >= STREAM_FILES_PER_DAY)
+            .filter_map(|(p, _)| self.committed_to.get(p).map(|c| (p.clone(), *c)))
+            .collect();
+        for (partition, committed) in due {
+            let scope = CompactScope::Kafka {
+                topic: partition.0.clone(),
+                partition: partition.1,
+                committed,
+            };
+            let mut ok = true;
+            for view in self.routes.views(&partition.0) {
+                if let Err(error) = self.store.compact_stream_files(view, scope.clone()).await {
+                    tracing::warn!(%error, view = view.name(), "merging streamed files failed");
+                    ok = false;
+                }
+            }
+            if ok && let Some(state) = self.partitions.get_mut(&partition) {
+                state.appended = 0;
+            }
+        }
     }
 
     fn log_progress(&self) {

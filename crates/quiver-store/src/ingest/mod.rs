@@ -7,7 +7,7 @@ mod stats;
 mod to_arrow;
 
 use quiver_core::{RepoSpec, SourceSpec};
-use quiver_offline::{FileOrigin, ViewSchema};
+use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY, ViewSchema};
 use quiver_online::{OnlineRow, ViewMeta};
 use serde::{Deserialize, Serialize};
 
@@ -154,6 +154,22 @@ impl FeatureStore {
             online_dropped_older: report.dropped_older + superseded,
             offline: 0,
         })
+    }
+
+    /// Merges `view`'s small streamed files of `scope` once there are more than
+    /// [`STREAM_FILES_PER_DAY`] of them in a day.
+    pub async fn compact_stream_files(
+        &self,
+        view: &IngestView,
+        scope: CompactScope,
+    ) -> Result<usize> {
+        let store = self.offline_store();
+        let schema = view.schema.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            store.compact(&schema, &scope, STREAM_FILES_PER_DAY)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("compaction failed to run: {e}")))??)
     }
 
     /// The offline half of [`write_rows`](Self::write_rows).

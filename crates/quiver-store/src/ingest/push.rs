@@ -78,6 +78,10 @@ impl FeatureStore {
         for (view, rows) in views.iter().zip(decoded) {
             let origin = FileOrigin::Push { id: push_id() };
             let written = self.write_rows(view, &rows, request.to, origin).await?;
+            if request.to.offline() {
+                self.compact_stream_files(view, quiver_offline::CompactScope::Pushes)
+                    .await?;
+            }
             outcome.views.push((view.name().to_string(), written));
         }
         Ok(outcome)
