@@ -112,6 +112,10 @@ impl OfflineStore {
         scope: &CompactScope,
         max_files: usize,
     ) -> Result<usize> {
+        // One merge at a time in a process: two concurrent pushes must not
+        // merge (and remove) the same files twice.
+        static COMPACTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = COMPACTING.lock().unwrap_or_else(|e| e.into_inner());
         let mut by_day: std::collections::BTreeMap<std::path::PathBuf, Vec<crate::StoredFile>> =
             Default::default();
         for file in self.files(view.name())? {
@@ -177,9 +181,13 @@ impl OfflineStore {
             let mut writer = DayWriter::create(&dir, &stem, &rows.schema())?;
             writer.write(&rows)?;
             writer.commit(&target)?;
-            for file in &files {
-                if file.path != target {
-                    std::fs::remove_file(&file.path).map_err(|e| write_error(&file.path, e))?;
+            // The merged file may take the name of one it replaces: keep that one.
+            for file in files.iter().filter(|f| f.path != target) {
+                match std::fs::remove_file(&file.path) {
+                    Ok(()) => {}
+                    // Merged by another process meanwhile: its rows are in its file.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(write_error(&file.path, e)),
                 }
             }
             merged += files.len();
