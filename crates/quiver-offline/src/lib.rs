@@ -11,6 +11,7 @@ mod parquet_files;
 mod parquet_source;
 pub mod pit;
 mod postgres_source;
+mod retired;
 mod scan;
 mod schema;
 mod sort_check;

@@ -118,6 +118,10 @@ impl OfflineStore {
                 }
             }
         }
+        // Files merged into another are no longer listed, though they are only
+        // deleted a while later (a query that listed them may still read them).
+        let retired = crate::retired::Retired::read(&dir)?;
+        files.retain(|f| !retired.contains(&f.path));
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }

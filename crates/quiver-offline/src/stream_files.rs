@@ -140,6 +140,7 @@ impl OfflineStore {
                 by_day.entry(day.to_path_buf()).or_default().push(file);
             }
         }
+        crate::retired::Retired::purge(&self.view_dir(view.name()), crate::retired::GRACE)?;
         let mut merged = 0;
         for (dir, files) in by_day {
             if files.len() <= max_files {
@@ -182,14 +183,12 @@ impl OfflineStore {
             writer.write(&rows)?;
             writer.commit(&target)?;
             // The merged file may take the name of one it replaces: keep that one.
-            for file in files.iter().filter(|f| f.path != target) {
-                match std::fs::remove_file(&file.path) {
-                    Ok(()) => {}
-                    // Merged by another process meanwhile: its rows are in its file.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(write_error(&file.path, e)),
-                }
-            }
+            let replaced: Vec<&std::path::Path> = files
+                .iter()
+                .filter(|f| f.path != target)
+                .map(|f| f.path.as_path())
+                .collect();
+            crate::retired::Retired::add(&self.view_dir(view.name()), &replaced)?;
             merged += files.len();
         }
         Ok(merged)
@@ -451,6 +450,20 @@ mod tests {
             .map(|f| f.origin)
             .collect();
         assert_eq!(origins.len(), 3, "{origins:?}");
+        // The merged-away files stay on disk, unlisted, until their grace is over.
+        let on_disk = || {
+            std::fs::read_dir(dir.path().join("v/date=1970-01-01"))
+                .expect("day dir")
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                })
+                .count()
+        };
+        assert_eq!(on_disk(), 3 + 5 + 2);
+        crate::retired::Retired::purge(&dir.path().join("v"), std::time::Duration::ZERO)
+            .expect("purge");
+        assert_eq!(on_disk(), 3);
         assert!(origins.contains(&kafka(0, 19)) && origins.contains(&kafka(20, 29)));
         let push = store
             .files("v")
