@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::{OfflineError, Result};
 use crate::store::write_error;
 
-/// How long a merged-away file stays on disk (longer than any query's listing-to-read gap).
-pub const GRACE: Duration = Duration::from_secs(300);
+/// How long a merged-away file stays on disk (far longer than any query takes
+/// between listing its files and opening them).
+pub const GRACE: Duration = Duration::from_secs(60);
 
 const FILE: &str = ".retired";
 

@@ -85,6 +85,9 @@ impl OfflineStore {
 /// Streamed files of one kind a view may hold per day before they are merged.
 pub const STREAM_FILES_PER_DAY: usize = 32;
 
+/// Files this large are not merged again.
+const MERGED_FILE_BYTES: u64 = 8 << 20;
+
 /// Which streamed files of a view [`OfflineStore::compact`] merges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompactScope {
@@ -136,7 +139,13 @@ impl OfflineStore {
                 ) => topic == t && partition == p && last_offset < committed,
                 _ => false,
             };
-            if matches && let Some(day) = file.path.parent() {
+            // Files already merged up to a good size are left alone: merging
+            // only the small ones keeps the rewriting proportional to new data.
+            let small = std::fs::metadata(&file.path).is_ok_and(|m| m.len() < MERGED_FILE_BYTES);
+            if matches
+                && small
+                && let Some(day) = file.path.parent()
+            {
                 by_day.entry(day.to_path_buf()).or_default().push(file);
             }
         }
