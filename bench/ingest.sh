@@ -79,21 +79,11 @@ EOF
     PROJECTS+=("${PREFIX}_$name")
 }
 
-# start_server REPO ARGS...: `quiver serve --ingest` on a free port; sets URL.
+# start_server REPO ARGS...: `quiver serve --ingest` on a free port; sets URL and SERVER_PID.
 start_server() {
     local repo=$1
     shift
-    local logfile="$WORK/server-$(date +%s%N).log"
-    QUIVER_LOG=${QUIVER_LOG:-warn} "$QUIVER_BIN" --repo "$repo" serve --port 0 --ingest "$@" 2>"$logfile" &
-    SERVER_PID=$!
-    URL=
-    for _ in $(seq 1 300); do
-        URL=$(sed -n 's/^quiver: serving on //p' "$logfile" | head -n 1)
-        [[ -n $URL ]] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited (log: $logfile)"
-        sleep 0.1
-    done
-    [[ -n $URL ]] || die "the server did not start (log: $logfile)"
+    start_quiver_serve "$repo" "$WORK/server-$(date +%s%N).log" --ingest "$@"
 }
 
 stop_server() {

@@ -20,3 +20,20 @@ release_binaries() {
     [[ -x $QUIVER_BIN ]] || die "no quiver binary at $QUIVER_BIN"
     [[ -x $QUIVER_BENCH_BIN ]] || die "no quiver-bench binary at $QUIVER_BENCH_BIN"
 }
+
+# start_quiver_serve REPO LOGFILE ARGS...: `quiver serve` on a free port in the
+# background; sets SERVER_PID and URL once it listens.
+start_quiver_serve() {
+    local repo=$1 logfile=$2
+    shift 2
+    QUIVER_LOG=${QUIVER_LOG:-warn} "$QUIVER_BIN" --repo "$repo" serve --port 0 "$@" 2>"$logfile" &
+    SERVER_PID=$!
+    URL=
+    for _ in $(seq 1 300); do
+        URL=$(sed -n 's/^quiver: serving on //p' "$logfile" | head -n 1)
+        [[ -n $URL ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited (log: $logfile)"
+        sleep 0.1
+    done
+    [[ -n $URL ]] || die "the server did not start (log: $logfile)"
+}

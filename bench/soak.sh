@@ -64,17 +64,7 @@ start=$(date -u -d "$now - 3 days" +%Y-%m-%dT%H:%M:%SZ)
 end=$(date -u -d "$now + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
 "$QUIVER_BIN" --repo "$REPO" materialize "$start" "$end" >/dev/null
 
-LOGFILE="$WORK/server.log"
-"$QUIVER_BIN" --repo "$REPO" serve --port 0 2>"$LOGFILE" &
-SERVER_PID=$!
-URL=
-for _ in $(seq 1 300); do
-    URL=$(sed -n 's/^quiver: serving on //p' "$LOGFILE" | head -n 1)
-    [[ -n $URL ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited (log: $LOGFILE)"
-    sleep 0.1
-done
-[[ -n $URL ]] || die "the server did not start (log: $LOGFILE)"
+start_quiver_serve "$REPO" "$WORK/server.log"
 
 log "soak for $SECS s against $URL (server pid $SERVER_PID)"
 "$QUIVER_BENCH_BIN" soak --url "$URL" --pid "$SERVER_PID" --duration "$SECS" --out "$WORK/results.jsonl"
