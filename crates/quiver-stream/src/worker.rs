@@ -97,6 +97,7 @@ pub async fn run_ingest(
         partitions: HashMap::new(),
         generation: consumer.context().generation(),
         committed_to: BTreeMap::new(),
+        compacting: None,
     };
     let mut log = tokio::time::interval(options.log_every);
     log.tick().await;
@@ -130,6 +131,9 @@ pub async fn run_ingest(
     );
     worker.flush(&stopping, CommitMode::Sync).await?;
     worker.commit_all_sync().await;
+    if let Some(merge) = worker.compacting.take() {
+        let _ = merge.await;
+    }
     worker.log_progress();
     Ok(())
 }
@@ -144,7 +148,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// Offsets of a partition already stored offline, per view of its topic.
 struct PartitionState {
     stored: Vec<Vec<(i64, i64)>>,
-    /// Files appended since the partition's files were last merged.
+    /// Files appended since the partition's files were last handed to a merge.
     appended: usize,
 }
 
@@ -161,6 +165,8 @@ struct Worker {
     generation: u64,
     /// The next offset of every partition committed in this generation.
     committed_to: BTreeMap<Partition, i64>,
+    /// The merge of small offline files running beside the ingest, if any.
+    compacting: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -334,7 +340,7 @@ impl Worker {
             match self.write_and_commit(mode).await {
                 Ok(()) => {
                     if self.kafka.offline {
-                        self.compact_committed().await;
+                        self.compact_committed();
                     }
                     break;
                 }
@@ -487,32 +493,46 @@ impl Worker {
     }
 
     /// Merges the committed micro-batch files of partitions that wrote many,
-    /// so the offline store does not fill with small files. A failure is only
-    /// logged: the files stay as they are and are merged another time.
-    async fn compact_committed(&mut self) {
-        let due: Vec<(Partition, i64)> = self
-            .partitions
-            .iter()
-            .filter(|(_, state)| state.appended >= STREAM_FILES_PER_DAY)
-            .filter_map(|(p, _)| self.committed_to.get(p).map(|c| (p.clone(), *c)))
-            .collect();
-        for (partition, committed) in due {
+    /// so the offline store does not fill with small files. It runs beside the
+    /// ingest (one merge at a time), so a merge never delays the next batch; a
+    /// failure is only logged and the files are merged another time.
+    fn compact_committed(&mut self) {
+        if self
+            .compacting
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        let mut jobs = Vec::new();
+        for (partition, state) in &mut self.partitions {
+            let Some(&committed) = self.committed_to.get(partition) else {
+                continue;
+            };
+            if state.appended < STREAM_FILES_PER_DAY {
+                continue;
+            }
+            state.appended = 0;
             let scope = CompactScope::Kafka {
                 topic: partition.0.clone(),
                 partition: partition.1,
                 committed,
             };
-            let mut ok = true;
             for view in self.routes.views(&partition.0) {
-                if let Err(error) = self.store.compact_stream_files(view, scope.clone()).await {
-                    tracing::warn!(%error, view = view.name(), "merging streamed files failed");
-                    ok = false;
-                }
-            }
-            if ok && let Some(state) = self.partitions.get_mut(&partition) {
-                state.appended = 0;
+                jobs.push((view.clone(), scope.clone()));
             }
         }
+        if jobs.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        self.compacting = Some(tokio::spawn(async move {
+            for (view, scope) in jobs {
+                if let Err(error) = store.compact_stream_files(&view, scope).await {
+                    tracing::warn!(%error, view = view.name(), "merging streamed files failed");
+                }
+            }
+        }));
     }
 
     fn log_progress(&self) {
