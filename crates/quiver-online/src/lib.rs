@@ -23,7 +23,9 @@ mod value;
 pub use embedded::{EMBEDDED_FILE_NAME, EmbeddedStore};
 pub use error::{OnlineError, Result};
 pub use key::EntityKey;
-pub use model::{OnlineRow, ReadView, Status, ViewMeta, ViewValues, WriteReport, now_us};
+pub use model::{
+    MAX_TIMESTAMP_US, OnlineRow, ReadView, Status, ViewMeta, ViewValues, WriteReport, now_us,
+};
 pub use redis::{RedisOptions, RedisStore};
 pub use store::OnlineStore;
 pub use value::Value;

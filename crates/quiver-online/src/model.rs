@@ -13,7 +13,7 @@ pub(crate) const RESERVED_FEATURES: [&str; 2] = ["__ts", "__created"];
 
 /// Timestamps must stay where a double is exact: the Redis guard script compares
 /// them as Lua numbers (±2^53 µs is ±285 years around 1970).
-pub(crate) const MAX_TIMESTAMP_US: i64 = 1 << 53;
+pub const MAX_TIMESTAMP_US: i64 = 1 << 53;
 
 /// What a write needs to know about a view.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,12 +84,7 @@ pub async fn materialize(
         .into_iter()
         .map(|v| (v, window))
         .collect();
-    let reports = state
-        .store
-        .materialize(&applied, &windows, &|_, _| {})
-        .await?;
-    state.metrics.observe_materialization(&reports);
-    Ok(Json(reports))
+    run(&state, &applied, &windows).await
 }
 
 /// `POST /materialize-incremental`: `{"end_ts": RFC 3339, "feature_views": [...]}`.
@@ -111,9 +106,18 @@ pub async fn materialize_incremental(
         .store
         .incremental_windows(&applied, &body.feature_views, end)
         .await?;
+    run(&state, &applied, &windows).await
+}
+
+/// Materializes `windows` and counts the rows in the metrics.
+async fn run(
+    state: &AppState,
+    applied: &quiver_store::Applied,
+    windows: &[(String, TimeWindow)],
+) -> Result<Json<Vec<RunReport>>, ApiError> {
     let reports = state
         .store
-        .materialize(&applied, &windows, &|_, _| {})
+        .materialize(applied, windows, &|_, _| {})
         .await?;
     state.metrics.observe_materialization(&reports);
     Ok(Json(reports))

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use quiver_core::KafkaConfig;
 use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY};
+use quiver_online::MAX_TIMESTAMP_US;
 use quiver_store::{ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
@@ -18,8 +19,6 @@ use crate::context::IngestContext;
 use crate::dead_letter::{self, DeadLetter};
 use crate::error::{Result, StreamError};
 
-/// Timestamps must fit where both stores keep them exactly (±2^53 µs).
-const MAX_TIMESTAMP_US: u64 = 1 << 53;
 use crate::pending::{Partition, Pending};
 use crate::routes::Routes;
 use crate::{admin, client};
@@ -187,7 +186,7 @@ impl Worker {
             .timestamp()
             .to_millis()
             .and_then(|ms| ms.checked_mul(1000))
-            .filter(|us| us.unsigned_abs() <= MAX_TIMESTAMP_US);
+            .filter(|us| us.unsigned_abs() <= MAX_TIMESTAMP_US.unsigned_abs());
         let decoded = match message.payload() {
             None => Err(Rejected {
                 reason: RejectReason::NotJson,

@@ -6,11 +6,8 @@ use std::fmt;
 
 use chrono::DateTime;
 use quiver_core::{FeatureViewSpec, JoinKey, ScalarType, SourceSpec, ValueType};
-use quiver_online::{EntityKey, OnlineRow, Value};
+use quiver_online::{EntityKey, MAX_TIMESTAMP_US, OnlineRow, Value};
 use serde_json::{Map, Value as Json};
-
-/// Timestamps must fit where both stores keep them exactly (±2^53 µs).
-const MAX_TIMESTAMP_US: i64 = 1 << 53;
 
 /// Why a record was refused: the label of the dead-letter header and of the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -267,11 +264,8 @@ fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
             let seconds = n
                 .as_f64()
                 .ok_or_else(|| bad(format!("{n} is not a number of seconds")))?;
-            let us = (seconds * 1e6).round();
-            if !us.is_finite() || us.abs() > MAX_TIMESTAMP_US as f64 {
-                return Err(bad(format!("{n} seconds is out of range")));
-            }
-            us as i64
+            // Saturates when out of range; the range check below refuses it.
+            (seconds * 1e6).round() as i64
         }
         other => {
             return Err(bad(format!(

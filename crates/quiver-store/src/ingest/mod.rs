@@ -50,16 +50,7 @@ pub struct IngestView {
 impl IngestView {
     pub fn new(spec: &RepoSpec, view: &str, stream_source: &SourceSpec) -> Result<Self> {
         let schema = ViewSchema::new(spec, view)?;
-        let meta = ViewMeta {
-            name: schema.name().to_string(),
-            features: schema
-                .view
-                .features
-                .iter()
-                .map(|f| f.name.clone())
-                .collect(),
-            ttl: schema.view.ttl,
-        };
+        let meta = crate::online::view_meta(&schema);
         let decoder = RowDecoder::new(&schema.view, &schema.keys, stream_source);
         Ok(IngestView {
             schema,

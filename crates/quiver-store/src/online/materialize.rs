@@ -15,6 +15,15 @@ use super::convert::arrow_value;
 use crate::error::{Result, StoreError};
 use crate::store::FeatureStore;
 
+/// What the online store needs to know to write `view`'s rows (features in row order).
+pub(crate) fn view_meta(view: &ViewSchema) -> ViewMeta {
+    ViewMeta {
+        name: view.name().to_string(),
+        features: view.view.features.iter().map(|f| f.name.clone()).collect(),
+        ttl: view.view.ttl,
+    }
+}
+
 /// Rows written per call to the online store.
 const WRITE_BATCH: usize = 10_000;
 
@@ -48,11 +57,7 @@ impl FeatureStore {
             .and(ident(EVENT_TS).lt(at(window.end_us)));
         let features: Vec<String> = view.view.features.iter().map(|f| f.name.clone()).collect();
         let mut stream = scan_view(ctx, &self.offline_store(), view, keep, &features, None).await?;
-        let meta = ViewMeta {
-            name: view.name().to_string(),
-            features: features.clone(),
-            ttl: view.view.ttl,
-        };
+        let meta = view_meta(view);
         let key_names: Vec<String> = view.keys.iter().map(|k| k.name.clone()).collect();
         let fields = view
             .keys

@@ -13,6 +13,7 @@ use quiver_online::{EmbeddedStore, OnlineStore, RedisOptions, RedisStore};
 pub use convert::{arrow_value, json_value, key_from_json};
 pub use lookup::{OnlineRequest, OnlineResponse, OnlineResult};
 pub use materialize::OnlineWrite;
+pub(crate) use materialize::view_meta;
 
 use crate::error::Result;
 use crate::store::FeatureStore;
