@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod loader;
 pub mod locations;
+pub mod process;
 mod raw;
 pub mod redact;
 pub mod spec;

@@ -27,6 +27,10 @@ use crate::window::TimeWindow;
 const BATCH_ROWS: usize = 8192;
 /// An unreachable source fails after this instead of the OS's TCP timeout.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The first row may wait for Postgres to filter and sort the window...
+const FIRST_ROW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+/// ...after that, a source that sends nothing for this long has stalled.
+const ROW_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Streams the view's rows with event time in `window` from its Postgres source.
 pub async fn read_postgres_source(
@@ -161,8 +165,19 @@ pub async fn read_postgres_source(
             .bind(end)
             .fetch(&mut conn);
         let mut pending: Vec<PgRow> = Vec::with_capacity(BATCH_ROWS);
+        let mut wait = FIRST_ROW_TIMEOUT;
         loop {
-            let next = rows.next().await;
+            let Ok(next) = tokio::time::timeout(wait, rows.next()).await else {
+                let stalled = format!(
+                    "the Postgres source sent no row for {}s; giving up on this window",
+                    wait.as_secs()
+                );
+                let _ = tx
+                    .send(Err(DataFusionError::External(stalled.into())))
+                    .await;
+                return;
+            };
+            wait = ROW_STALL_TIMEOUT;
             let done = next.is_none();
             match next {
                 Some(Ok(row)) => pending.push(row),

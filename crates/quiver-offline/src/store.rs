@@ -135,6 +135,14 @@ impl OfflineStore {
         window: TimeWindow,
         mut on_rows: impl FnMut(u64),
     ) -> Result<WriteStats> {
+        let removed = remove_abandoned_temporaries(&self.view_dir(view.name()))?;
+        if removed > 0 {
+            tracing::info!(
+                view = view.name(),
+                removed,
+                "removed temporaries of ended processes"
+            );
+        }
         let before = self.files(view.name())?;
         let stem = FileOrigin::Window(window).stem();
         let mut writers: BTreeMap<i64, (DayWriter, SortTracker)> = BTreeMap::new();
@@ -160,12 +168,18 @@ impl OfflineStore {
                 on_rows(part.num_rows() as u64);
             }
         }
-        let mut written = HashSet::new();
+        // Every day's file is finished and synced before any is renamed into
+        // place, so a failure while writing (a full disk) publishes nothing.
+        let mut finished = Vec::with_capacity(writers.len());
         for (_, (writer, order)) in writers {
             let target = writer.dir.join(file_name(&stem, order.is_sorted()));
+            finished.push((writer.finish()?, target));
+        }
+        let mut written = HashSet::new();
+        for (file, target) in finished {
             // Re-running a window replaces its earlier file of the same name.
             stats.rows_replaced += stored_rows(&target)?;
-            let path = writer.commit(&target)?;
+            let path = file.publish(&target)?;
             written.insert(path.clone());
             stats.files.push(path);
         }
@@ -290,11 +304,12 @@ fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// A Parquet file being written under a hidden temporary name.
+/// A Parquet file being written under a hidden temporary name
+/// (`.STEM.PID.tmp`); dropped unfinished, the temporary is removed.
 pub(crate) struct DayWriter {
     pub(crate) dir: PathBuf,
     temp: PathBuf,
-    writer: ArrowWriter<File>,
+    writer: Option<ArrowWriter<File>>,
 }
 
 impl DayWriter {
@@ -304,33 +319,118 @@ impl DayWriter {
         schema: &arrow::datatypes::SchemaRef,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-        let temp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
+        let temp = dir.join(format!(".{stem}.{}{TEMP_SUFFIX}", std::process::id()));
         let file = File::create(&temp).map_err(|e| write_error(&temp, e))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
-            .map_err(|e| write_error(&temp, e))?;
-        Ok(Self {
+        let mut writer = Self {
             dir: dir.to_path_buf(),
             temp,
-            writer,
-        })
+            writer: None,
+        };
+        writer.writer = Some(
+            ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+                .map_err(|e| write_error(&writer.temp, e))?,
+        );
+        Ok(writer)
     }
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer
-            .write(batch)
-            .map_err(|e| write_error(&self.temp, e))
+        match self.writer.as_mut() {
+            Some(writer) => writer.write(batch).map_err(|e| write_error(&self.temp, e)),
+            None => Err(OfflineError::Config(format!(
+                "{} is already finished",
+                self.temp.display()
+            ))),
+        }
+    }
+
+    /// Finishes the file and syncs it, still under its temporary name: every
+    /// byte is on disk (a full disk fails here), nothing is visible yet.
+    pub(crate) fn finish(mut self) -> Result<FinishedFile> {
+        let finished = FinishedFile {
+            temp: self.temp.clone(),
+            published: false,
+        };
+        if let Some(writer) = self.writer.take() {
+            let file = writer
+                .into_inner()
+                .map_err(|e| write_error(&finished.temp, e))?;
+            file.sync_all()
+                .map_err(|e| write_error(&finished.temp, e))?;
+        }
+        Ok(finished)
     }
 
     /// Finishes the file, syncs it and renames it to `target`.
     pub(crate) fn commit(self, target: &Path) -> Result<PathBuf> {
-        let file = self
-            .writer
-            .into_inner()
-            .map_err(|e| write_error(&self.temp, e))?;
-        file.sync_all().map_err(|e| write_error(&self.temp, e))?;
+        self.finish()?.publish(target)
+    }
+}
+
+impl Drop for DayWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// A complete, synced file under its temporary name, waiting to be renamed
+/// into place; dropped unpublished, it is removed.
+pub(crate) struct FinishedFile {
+    temp: PathBuf,
+    published: bool,
+}
+
+impl FinishedFile {
+    pub(crate) fn publish(mut self, target: &Path) -> Result<PathBuf> {
         std::fs::rename(&self.temp, target).map_err(|e| write_error(target, e))?;
+        self.published = true;
         Ok(target.to_path_buf())
     }
+}
+
+impl Drop for FinishedFile {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The end of every temporary's name.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes the temporaries that processes of this machine which have ended
+/// left in `view_dir` (a killed materialization or ingest); returns how many.
+/// Temporaries of live processes, or of unknown ones, are left alone.
+pub(crate) fn remove_abandoned_temporaries(view_dir: &Path) -> Result<usize> {
+    let Ok(days) = std::fs::read_dir(view_dir) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for day in days.flatten() {
+        let Ok(entries) = std::fs::read_dir(day.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(pid) = temporary_owner(&path) else {
+                continue;
+            };
+            if quiver_core::process::is_alive(pid) == Some(false) {
+                std::fs::remove_file(&path).map_err(|e| write_error(&path, e))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The process id in a temporary's name (`.STEM.PID.tmp`).
+fn temporary_owner(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
+    rest.rsplit_once('.')?.1.parse().ok()
 }
 
 /// Rows in a stored file (0 when there is none), from its footer.
@@ -396,10 +496,8 @@ fn trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<u64
         }
     }
     if removed == 0 {
-        // Nothing of this file is inside the window: leave it as it was.
-        if let Some(w) = writer {
-            let _ = std::fs::remove_file(&w.temp);
-        }
+        // Nothing of this file is inside the window: leave it as it was (the
+        // unfinished copy removes itself).
         return Ok(0);
     }
     match writer {
@@ -427,6 +525,9 @@ mod tests {
             assert_eq!(origin_of(Path::new(&unsorted)), Some((window, false)));
         }
         assert_eq!(origin_of(Path::new(".w_1_2.parquet.7.tmp")), None);
+        assert_eq!(temporary_owner(Path::new(".w_-5_10.4321.tmp")), Some(4321));
+        assert_eq!(temporary_owner(Path::new(".k_a.b_0_1_2.77.tmp")), Some(77));
+        assert_eq!(temporary_owner(Path::new("w_1_2.parquet")), None);
     }
 
     #[test]

@@ -39,15 +39,18 @@ impl OfflineStore {
         }
         let rows = latest_per_key_and_time(view, batch)?;
         let stem = origin.stem();
+        // All days are on disk before any is visible (see write_window).
+        let mut finished = Vec::new();
         for (day, indices) in rows_by_day(&rows)? {
             let part = take_record_batch(&rows, &UInt32Array::from(indices))?;
             let dir = self.view_dir(view.name()).join(day_partition(day));
             let mut writer = DayWriter::create(&dir, &stem, &rows.schema())?;
             writer.write(&part)?;
-            stats
-                .files
-                .push(writer.commit(&dir.join(file_name(&stem, true)))?);
+            finished.push((writer.finish()?, dir.join(file_name(&stem, true))));
             stats.rows_written += part.num_rows() as u64;
+        }
+        for (file, target) in finished {
+            stats.files.push(file.publish(&target)?);
         }
         Ok(stats)
     }

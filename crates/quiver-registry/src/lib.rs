@@ -9,7 +9,9 @@ mod model;
 mod registry;
 
 pub use error::{RegistryError, Result};
-pub use lineage::{MaterializationRun, RunResult, SavedDataset};
+pub use lineage::{
+    MaterializationRun, RUN_ABANDONED_AFTER, RUN_HEARTBEAT_EVERY, RunResult, SavedDataset,
+};
 pub use location::{Backend, RegistryLocation};
 pub use model::{ApplyOutcome, ObjectVersion, RegistryVersion, StoredObject};
 pub use registry::Registry;

@@ -27,6 +27,13 @@ pub struct MaterializationRun {
     pub finished_at: Option<String>,
 }
 
+/// How often a running materialization says it is still going.
+pub const RUN_HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A running run that has not said so for this long was abandoned (its
+/// process died or lost the registry), whatever host it ran on.
+pub const RUN_ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunResult {
@@ -94,7 +101,9 @@ const RUN_COLUMNS: &str = "id, view, target, window_start_us, window_end_us, reg
                            rows_written, duration_ms, error, started_at, finished_at";
 
 impl Registry {
-    /// Records a run as started; returns its id. A run that never finishes stays `running`.
+    /// Records a run as started, owned by this process; returns its id. The
+    /// owner keeps it alive with [`Registry::heartbeat_run`]; one whose process
+    /// ended without finishing it is marked by [`Registry::interrupt_abandoned_runs`].
     pub async fn start_run(
         &self,
         project: &str,
@@ -110,8 +119,8 @@ impl Registry {
             std::process::id()
         );
         sqlx::query(
-            "INSERT INTO materialization_runs (id, project, view, target, window_start_us, window_end_us, registry_version, status, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8)",
+            "INSERT INTO materialization_runs (id, project, view, target, window_start_us, window_end_us, registry_version, status, started_at, owner, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9, $8)",
         )
         .bind(&id)
         .bind(project)
@@ -121,9 +130,81 @@ impl Registry {
         .bind(window.1)
         .bind(registry_version)
         .bind(&started_at)
+        .bind(quiver_core::process::owner_id())
         .execute(self.pool())
         .await?;
         Ok(id)
+    }
+
+    /// Says that run `id` is still going.
+    pub async fn heartbeat_run(&self, id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE materialization_runs SET heartbeat_at = $2 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks `interrupted` the project's runs still `running` whose process is
+    /// known to have ended (same host, no such process) or whose heartbeat is
+    /// older than `stale_after` (any host); returns them.
+    pub async fn interrupt_abandoned_runs(
+        &self,
+        project: &str,
+        stale_after: std::time::Duration,
+    ) -> Result<Vec<MaterializationRun>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS}, owner, heartbeat_at FROM materialization_runs WHERE project = $1 AND status = 'running'"
+        )))
+        .bind(project)
+        .fetch_all(self.pool())
+        .await?;
+        let stale_before =
+            Utc::now() - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+        let mut interrupted = Vec::new();
+        for row in &rows {
+            let owner: Option<String> = row.try_get("owner")?;
+            let heartbeat: Option<String> = row.try_get("heartbeat_at")?;
+            let last_seen = heartbeat
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let owner_ended = owner
+                .as_deref()
+                .is_some_and(quiver_core::process::owner_has_ended);
+            // Runs from before owners were recorded have no heartbeat: stale.
+            let silent = last_seen.is_none_or(|t| t < stale_before);
+            if !(owner_ended || silent) {
+                continue;
+            }
+            let owner = owner.unwrap_or_else(|| "an unknown process".into());
+            let why = if owner_ended {
+                format!("its process ({owner}) ended before the run finished")
+            } else {
+                format!(
+                    "its process ({owner}) has not reported since {}",
+                    heartbeat.as_deref().unwrap_or("the run started")
+                )
+            };
+            let mut run = run_from(row)?;
+            let updated = sqlx::query(
+                "UPDATE materialization_runs SET status = 'interrupted', error = $2, finished_at = $3 WHERE id = $1 AND status = 'running'",
+            )
+            .bind(&run.id)
+            .bind(&why)
+            .bind(now())
+            .execute(self.pool())
+            .await?;
+            if updated.rows_affected() == 1 {
+                run.status = "interrupted".into();
+                run.error = Some(why);
+                interrupted.push(run);
+            }
+        }
+        Ok(interrupted)
     }
 
     pub async fn finish_run(&self, id: &str, result: &RunResult) -> Result<()> {

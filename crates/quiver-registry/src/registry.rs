@@ -56,6 +56,10 @@ impl Registry {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                    } else {
+                        // No registry statement (a lock wait included) hangs a
+                        // command or a request for ever.
+                        conn.execute("SET statement_timeout = '30s'").await?;
                     }
                     Ok(())
                 })

@@ -63,6 +63,7 @@ on_both_backends!(
     a_changed_feature_makes_a_new_version_and_keeps_the_old,
     teardown_removes_definitions_and_keeps_history,
     concurrent_applies_end_in_one_consistent_state,
+    silent_running_runs_are_marked_interrupted,
 );
 
 fn object(kind: ObjectKind, name: &str, spec: Value) -> RegistryObject {
@@ -323,5 +324,69 @@ async fn an_unreachable_postgres_registry_is_reported_as_unavailable() {
     assert!(
         message.contains("127.0.0.1:1") && !message.contains("hunter2"),
         "{message}"
+    );
+}
+
+/// A run whose owner still reports stays `running`; one silent for longer than
+/// the staleness bound is marked `interrupted`, once; finished runs are untouched.
+async fn silent_running_runs_are_marked_interrupted(fixture: Fixture) {
+    use quiver_registry::RunResult;
+    use std::time::Duration;
+    let registry = fixture.connect().await;
+    let finished = registry
+        .start_run(PROJECT, "v", "offline", (0, 10), 1)
+        .await
+        .unwrap();
+    registry
+        .finish_run(
+            &finished,
+            &RunResult::Succeeded {
+                rows_read: 1,
+                rows_written: 1,
+                duration_ms: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let running = registry
+        .start_run(PROJECT, "v", "offline", (10, 20), 1)
+        .await
+        .unwrap();
+    registry.heartbeat_run(&running).await.unwrap();
+    let none = registry
+        .interrupt_abandoned_runs(PROJECT, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let marked = registry
+        .interrupt_abandoned_runs(PROJECT, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(marked[0].id, running);
+    let runs = registry.runs(PROJECT, Some("v")).await.unwrap();
+    let status = |id: &str| {
+        let run = runs.iter().find(|r| r.id == id).unwrap();
+        (run.status.clone(), run.error.clone())
+    };
+    assert_eq!(status(&finished), ("succeeded".to_string(), None));
+    let (state, error) = status(&running);
+    assert_eq!(state, "interrupted");
+    assert!(error.unwrap().contains("has not reported since"));
+    // Only once: it is no longer running.
+    let again = registry
+        .interrupt_abandoned_runs(PROJECT, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    // The interrupted window does not count as materialized.
+    assert_eq!(
+        registry
+            .materialized_until(PROJECT, "v", "offline")
+            .await
+            .unwrap(),
+        Some(10)
     );
 }

@@ -3,6 +3,7 @@
 //! (materialization runs, training sets with lineage).
 
 mod error;
+mod heartbeat;
 mod ingest;
 mod materialize;
 mod online;

@@ -3,10 +3,11 @@
 use std::time::Instant;
 
 use quiver_offline::{TimeWindow, ViewSchema, materialize_view};
-use quiver_registry::RunResult;
+use quiver_registry::{RUN_ABANDONED_AFTER, RunResult};
 use serde::Serialize;
 
 use crate::error::{Result, StoreError};
+use crate::heartbeat::Heartbeat;
 use crate::online::OnlineWrite;
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
@@ -71,6 +72,7 @@ impl FeatureStore {
     ) -> Result<Vec<RunReport>> {
         let ctx = self.engine()?;
         let store = self.offline_store();
+        self.interrupt_abandoned_runs().await?;
         let mut reports = Vec::new();
         for (name, window) in windows {
             let view = ViewSchema::new(&applied.spec, name)?;
@@ -85,10 +87,12 @@ impl FeatureStore {
                 )
                 .await?;
             let started = Instant::now();
+            let beat = Heartbeat::start(&self.registry, &run_id);
             let outcome = materialize_view(&ctx, &store, &self.repo_root, &view, *window, |rows| {
                 on_rows(name, rows)
             })
             .await;
+            drop(beat);
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match outcome {
                 Ok(outcome) => {
@@ -142,6 +146,26 @@ impl FeatureStore {
         Ok(reports)
     }
 
+    /// Marks the runs a killed process left `running` as `interrupted` (their
+    /// windows were never recorded as materialized, so re-running them is safe).
+    pub async fn interrupt_abandoned_runs(&self) -> Result<()> {
+        let interrupted = self
+            .registry
+            .interrupt_abandoned_runs(self.project(), RUN_ABANDONED_AFTER)
+            .await?;
+        for run in interrupted {
+            tracing::warn!(
+                run = %run.id,
+                view = %run.view,
+                target = %run.target,
+                window_start = %run.window_start,
+                window_end = %run.window_end,
+                "an earlier materialization run was interrupted; its window is materialized again when asked"
+            );
+        }
+        Ok(())
+    }
+
     /// The online half of one view's run, recorded as its own run.
     async fn online_run(
         &self,
@@ -163,9 +187,11 @@ impl FeatureStore {
             .await?;
         let started = Instant::now();
         let name = view.name().to_string();
+        let beat = Heartbeat::start(&self.registry, &run_id);
         let result = self
             .write_online(ctx, view, window, &|rows| on_rows(&name, rows))
             .await;
+        drop(beat);
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match result {
             Ok(write) => {

@@ -139,6 +139,10 @@ async fn datasets(global: &GlobalArgs, registry: &Registry, project: &str) -> Cl
 }
 
 async fn runs(global: &GlobalArgs, registry: &Registry, project: &str) -> CliResult {
+    // A run a killed process left `running` is shown as what it is.
+    registry
+        .interrupt_abandoned_runs(project, quiver_registry::RUN_ABANDONED_AFTER)
+        .await?;
     let runs = registry.runs(project, None).await?;
     if global.json {
         return print_json(&runs);
