@@ -22,7 +22,11 @@ use common::{Server, applied_repo, materialize_recent, start_server};
 fn serve() -> (tempfile::TempDir, PathBuf, Server) {
     let (dir, repo) = applied_repo("http_offline");
     materialize_recent(&repo, &[]);
-    let server = start_server(&repo, &["--max-entity-rows", "100"], &[]);
+    let server = start_server(
+        &repo,
+        &["--max-entity-rows", "100", "--max-body-bytes", "65536"],
+        &[],
+    );
     (dir, repo, server)
 }
 
@@ -261,4 +265,21 @@ async fn bad_requests_get_json_errors() {
         )
         .await,
     );
+    // The errors axum answers by itself have the same shape.
+    error(413, "length limit exceeded")(
+        send(
+            client
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 70_000]),
+        )
+        .await,
+    );
+    error(404, "no such route")(send(client.get(format!("{}/nope", server.url))).await);
+    let wrong_method = client.get(&endpoint).send().await.unwrap();
+    assert_eq!(wrong_method.headers()["allow"], "POST");
+    error(405, "")((
+        wrong_method.status().as_u16(),
+        wrong_method.json::<Value>().await.unwrap_or(Value::Null),
+    ));
 }

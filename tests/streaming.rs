@@ -81,8 +81,9 @@ fn events(first_driver: i64, drivers: i64, per_driver: i64, start: DateTime<Utc>
             out.push(Event {
                 driver,
                 at: start + chrono::Duration::minutes(k),
-                conv_rate: (driver % 100) as f32 / 100.0 + k as f32 / 1000.0,
-                acc_rate: 0.5 + k as f32 / 1000.0,
+                // Inside the example repo's checks (rates in [0, 1]).
+                conv_rate: (driver % 50) as f32 / 100.0 + (k % 400) as f32 / 1000.0,
+                acc_rate: 0.5 + (k % 400) as f32 / 1000.0,
                 trips: driver * 1000 + k,
             });
         }
@@ -167,7 +168,10 @@ impl StreamRepo {
     /// Every offline row of `view`, one text line per row, sorted.
     fn offline_rows(&self, view: &str) -> Vec<String> {
         let mut rows = Vec::new();
-        for path in parquet_files(&self.repo.join(".quiver/offline").join(view)) {
+        // The store's own listing: files merged into another (retired, still on
+        // disk for a grace period) are not data any more.
+        let store = quiver_offline::OfflineStore::new(self.repo.join(".quiver/offline"));
+        for path in store.files(view).unwrap().into_iter().map(|f| f.path) {
             let file = std::fs::File::open(&path).unwrap();
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
                 .unwrap()
@@ -188,25 +192,6 @@ impl StreamRepo {
         rows.sort();
         rows
     }
-}
-
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(parquet_files(&path));
-        } else if path.extension().is_some_and(|e| e == "parquet")
-            && !path.file_name().unwrap().to_string_lossy().starts_with('.')
-        {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 fn client_config() -> ClientConfig {
@@ -550,6 +535,17 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
             Some("bad_timestamp"),
         ),
         (key.clone(), None, Some("not_json")),
+        // The example repo's checks: acc_rate in [0, 1] (drop), conv_rate in [0, 1] (fail).
+        (
+            key.clone(),
+            Some(json!({"driver_id": 6009, "event_timestamp": ts, "acc_rate": 1.5}).to_string()),
+            Some("check_failed"),
+        ),
+        (
+            key.clone(),
+            Some(json!({"driver_id": 6009, "event_timestamp": ts, "conv_rate": -0.5}).to_string()),
+            Some("check_failed"),
+        ),
         (key.clone(), Some(good(6002, 2)), None),
     ];
     let payloads: Vec<_> = messages
@@ -563,7 +559,7 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     assert_eq!(
         stats["rejected"],
         json!({"not_json": 2, "not_an_object": 1, "missing_key": 1, "wrong_type": 2,
-               "missing_timestamp": 1, "bad_timestamp": 1}),
+               "missing_timestamp": 1, "bad_timestamp": 1, "check_failed": 2}),
         "{stats}"
     );
     let served = online(&server, &[6001, 6002, 6009]).await;

@@ -55,6 +55,17 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Make a new API token: prints it once, with the line for quiver.yaml's `auth.tokens`.
     Token(TokenArgs),
+    /// Show the statistics of a view's features from its latest materialization.
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The feature view.
+    pub view: String,
+    /// The latest run ending inside [START, END) (RFC 3339) instead of the latest run.
+    #[arg(long, num_args = 2, value_names = ["START", "END"])]
+    pub window: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +138,12 @@ pub struct ServeArgs {
     /// Listen on a non-loopback address although no `auth:` tokens are configured.
     #[arg(long)]
     pub insecure: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; overrides quiver.yaml's `tls`).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub ingest_args: IngestArgs,
 }
@@ -140,6 +157,9 @@ pub struct MaterializeArgs {
     /// Only these views (default: every view with a batch source).
     #[arg(long, value_delimiter = ',')]
     pub views: Vec<String>,
+    /// Skip the feature statistics (checks still run).
+    #[arg(long)]
+    pub no_stats: bool,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +169,9 @@ pub struct MaterializeIncrementalArgs {
     /// Only these views (default: every view with a batch source).
     #[arg(long, value_delimiter = ',')]
     pub views: Vec<String>,
+    /// Skip the feature statistics (checks still run).
+    #[arg(long)]
+    pub no_stats: bool,
 }
 
 #[derive(Debug, Args)]

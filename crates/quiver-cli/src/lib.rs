@@ -58,6 +58,7 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Serve(args) => commands::serve::run(global, args).await,
         Command::Ingest(args) => commands::ingest::run(global, args).await,
         Command::Token(args) => commands::token::run(global, args),
+        Command::Stats(args) => commands::stats::run(global, args).await,
     }
 }
 

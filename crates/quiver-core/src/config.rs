@@ -29,6 +29,16 @@ pub struct ProjectConfig {
     pub kafka: Option<KafkaConfig>,
     /// API tokens; `None`: the API is open (loopback only, unless told otherwise).
     pub auth: Option<AuthConfig>,
+    /// HTTPS for `quiver serve`; `None`: plain HTTP.
+    pub tls: Option<TlsConfig>,
+}
+
+/// The server's certificate chain and private key, as PEM files (paths as
+/// written, relative to the repo root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +106,14 @@ struct RawConfig {
     online_store: Option<Spanned<RawOnlineStore>>,
     kafka: Option<RawKafka>,
     auth: Option<RawAuth>,
+    tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Spanned<String>,
+    key: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +293,24 @@ impl ProjectConfig {
             .auth
             .as_ref()
             .and_then(|a| auth::parse(file, a, &mut errors.borrow_mut()));
+        let tls = raw.tls.as_ref().map(|t| {
+            let path = |value: &Spanned<String>, field: &str| {
+                let reported = errors.borrow().len();
+                let path = expand(value, field);
+                if path.trim().is_empty() && errors.borrow().len() == reported {
+                    errors.borrow_mut().push(DefinitionError::new(
+                        yaml::location(file, value.span()),
+                        field,
+                        "expected the path of a PEM file",
+                    ));
+                }
+                PathBuf::from(path)
+            };
+            TlsConfig {
+                cert: path(&t.cert, "tls.cert"),
+                key: path(&t.key, "tls.key"),
+            }
+        });
 
         if !crate::validate::is_identifier(&project) {
             errors.borrow_mut().push(DefinitionError::new(
@@ -294,6 +330,7 @@ impl ProjectConfig {
                 online_store,
                 kafka,
                 auth,
+                tls,
             })
         } else {
             Err(errors)
@@ -403,6 +440,55 @@ mod tests {
         );
         assert!(
             text[1].contains("auth.tokens[0].scopes") && text[1].contains("unknown scope `fly`"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn tls_section() {
+        assert_eq!(parse("project: demo\n").unwrap().tls, None);
+        let config = parse(
+            "project: demo\ntls: { cert: certs/server.pem, key: \"/etc/${PG_HOST}/key.pem\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.tls,
+            Some(TlsConfig {
+                cert: "certs/server.pem".into(),
+                key: "/etc/db/key.pem".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn tls_errors_name_file_line_and_field() {
+        let errors =
+            parse("project: demo\ntls:\n  cert: c.pem\n  key: k.pem\n  ca: ca.pem\n").unwrap_err();
+        let text = errors[0].to_string();
+        assert!(
+            text.contains("quiver.yaml:5:") && text.contains("unknown field `ca`"),
+            "{text}"
+        );
+
+        let errors = parse("project: demo\ntls: { cert: c.pem }\n").unwrap_err();
+        let text = errors[0].to_string();
+        assert!(
+            text.contains("quiver.yaml:2:") && text.contains("tls") && text.contains("`key`"),
+            "{text}"
+        );
+
+        let errors =
+            parse("project: demo\n\ntls: { cert: \"${CERT:-}\", key: \"${KEY}\" }\n").unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].starts_with("repo/quiver.yaml:3:")
+                && text[0].contains("tls.cert")
+                && text[0].contains("PEM file"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("tls.key") && text[1].contains("`KEY` is not set"),
             "{text:?}"
         );
     }

@@ -3,11 +3,14 @@
 //! specs the registry stores, and the diff `plan` shows.
 
 pub mod auth;
+pub mod checks;
 pub mod config;
 pub mod diff;
 pub mod dtype;
 pub mod env;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod loader;
 pub mod locations;
 pub mod process;
@@ -18,11 +21,12 @@ pub mod ttl;
 mod validate;
 mod yaml;
 
+pub use checks::{CheckPolicy, FeatureCheck, FeatureRule, ViewCheck, ViewRule};
 pub use config::{KafkaConfig, OnlineStoreConfig, ProjectConfig};
 pub use diff::{ChangeKind, FieldChange, ObjectChange, diff_objects};
 pub use dtype::{ScalarType, ValueType};
 pub use error::{DefinitionError, Location, RepoError};
-pub use loader::{Repo, load_repo};
+pub use loader::{Repo, load_repo, parse_definitions};
 pub use locations::Locations;
 pub use redact::redact_url;
 pub use spec::{

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{CONFIG_FILE, ProjectConfig};
-use crate::error::RepoError;
+use crate::error::{DefinitionError, RepoError};
 use crate::locations::Locations;
 use crate::raw::RawDefinitionsFile;
 use crate::spec::RepoSpec;
@@ -29,50 +29,69 @@ impl Repo {
 
 /// Reads and validates the repo at `root`, reporting every problem found.
 pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
-    let mut errors = Vec::new();
-    let config = ProjectConfig::load(root)
-        .map_err(|mut e| errors.append(&mut e))
-        .ok();
-
+    let config = ProjectConfig::load(root);
     let files = match definition_files(root) {
         Ok(files) => files,
         // The config error already says why (and how to create a repo).
-        Err(_) if !errors.is_empty() => return Err(RepoError::Invalid(errors)),
-        Err(e) => return Err(e),
+        Err(e) => return Err(config.err().map_or(e, RepoError::Invalid)),
     };
-    let mut parsed = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).map_err(|source| RepoError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if yaml::is_blank(&text) {
-            continue;
-        }
-        match yaml::deserialize::<RawDefinitionsFile>(&path, &text) {
-            Ok(raw) => parsed.push(ParsedFile { path, raw }),
-            Err(e) => errors.push(e),
-        }
-    }
+    let texts = files
+        .into_iter()
+        .map(|path| match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((path, text)),
+            Err(source) => Err(RepoError::Io { path, source }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
 
     let project = config
         .as_ref()
         .map(|c| c.project.as_str())
         .unwrap_or_default();
-    match validate(project, &parsed) {
-        Ok((spec, locations)) if errors.is_empty() => match config {
-            Some(config) => Ok(Repo {
-                root: root.to_path_buf(),
-                config,
-                spec,
-                locations,
-            }),
-            None => Err(RepoError::Invalid(errors)),
-        },
-        Ok(_) => Err(RepoError::Invalid(errors)),
-        Err(mut more) => {
-            errors.append(&mut more);
+    match (parse_definitions(project, texts), config) {
+        (Ok((spec, locations)), Ok(config)) => Ok(Repo {
+            root: root.to_path_buf(),
+            config,
+            spec,
+            locations,
+        }),
+        (definitions, config) => {
+            let mut errors = config.err().unwrap_or_default();
+            errors.extend(definitions.err().unwrap_or_default());
             Err(RepoError::Invalid(errors))
+        }
+    }
+}
+
+/// Parses and validates definitions files given as (file name, text), as
+/// [`load_repo`] does with the files of a repo of `project`: the specs and where
+/// each object was written, or every problem found. Files holding only comments
+/// are skipped; references may cross files.
+pub fn parse_definitions<P, T>(
+    project: &str,
+    files: impl IntoIterator<Item = (P, T)>,
+) -> Result<(RepoSpec, Locations), Vec<DefinitionError>>
+where
+    P: Into<PathBuf>,
+    T: AsRef<str>,
+{
+    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
+    for (path, text) in files {
+        let (path, text) = (path.into(), text.as_ref());
+        if yaml::is_blank(text) {
+            continue;
+        }
+        match yaml::deserialize::<RawDefinitionsFile>(&path, text) {
+            Ok(raw) => parsed.push(ParsedFile { path, raw }),
+            Err(e) => errors.push(e),
+        }
+    }
+    match validate(project, &parsed) {
+        Ok(valid) if errors.is_empty() => Ok(valid),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more);
+            Err(errors)
         }
     }
 }

@@ -69,6 +69,7 @@ pub(crate) struct RawFeatureView {
     pub ttl: Option<S>,
     pub online: Option<bool>,
     pub features: Spanned<Vec<Spanned<RawFeature>>>,
+    pub checks: Option<Vec<Spanned<RawCheck>>>,
     pub description: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -79,7 +80,19 @@ pub(crate) struct RawFeatureView {
 pub(crate) struct RawFeature {
     pub name: S,
     pub dtype: S,
+    pub checks: Option<Vec<Spanned<RawCheck>>>,
     pub description: Option<String>,
+}
+
+/// A data-quality check as written (typed in `checks`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub check: S,
+    pub value: Option<S>,
+    pub values: Option<Spanned<Vec<S>>>,
+    pub pattern: Option<S>,
+    pub policy: Option<S>,
 }
 
 #[derive(Deserialize)]

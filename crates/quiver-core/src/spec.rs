@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::checks::{FeatureCheck, ViewCheck};
 use crate::dtype::ValueType;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +114,9 @@ pub struct FeatureSpec {
     pub dtype: ValueType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Data-quality checks on this feature's values (none: nothing is checked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<FeatureCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +130,9 @@ pub struct FeatureViewSpec {
     pub ttl: Option<Duration>,
     pub online: bool,
     pub features: Vec<FeatureSpec>,
+    /// Data-quality checks on the view's rows as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<ViewCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 
 use marked_yaml::Spanned;
 
+use crate::checks::{self, CheckPart, CheckText};
 use crate::dtype::ValueType;
 use crate::env;
 use crate::error::{DefinitionError, Location};
 use crate::locations::Locations;
-use crate::raw::{RawDefinitionsFile, RawEntity, RawFeatureService, RawFeatureView, RawSource, S};
+use crate::raw::{
+    RawCheck, RawDefinitionsFile, RawEntity, RawFeatureService, RawFeatureView, RawSource, S,
+};
 use crate::spec::{
     EntitySpec, FeatureServiceSpec, FeatureSpec, FeatureViewSpec, JoinKey, MessageFormat,
     ObjectKind, RepoSpec, SourceKind, SourceSpec,
@@ -186,6 +189,49 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// Types the `checks` list under `field` with `parse`; errors name the
+    /// check's part (`FIELD.checks[I].value`) at its line.
+    fn checks<T>(
+        &mut self,
+        file: &Path,
+        field: &str,
+        raw: Option<&[Spanned<RawCheck>]>,
+        parse: impl Fn(&CheckText<'_>) -> Result<T, (CheckPart, String)>,
+    ) -> Vec<T> {
+        let mut typed = Vec::new();
+        for (i, check) in raw.unwrap_or_default().iter().enumerate() {
+            let text = CheckText {
+                check: check.check.as_str(),
+                value: check.value.as_ref().map(|v| v.as_str()),
+                values: check
+                    .values
+                    .as_ref()
+                    .map(|vs| vs.iter().map(|v| v.as_str()).collect()),
+                pattern: check.pattern.as_ref().map(|v| v.as_str()),
+                policy: check.policy.as_ref().map(|v| v.as_str()),
+            };
+            match parse(&text) {
+                Ok(check) => typed.push(check),
+                Err((part, message)) => {
+                    let span = match part {
+                        CheckPart::Check => Some(check.check.span()),
+                        CheckPart::Value => check.value.as_ref().map(|v| v.span()),
+                        CheckPart::Values => check.values.as_ref().map(|v| v.span()),
+                        CheckPart::Pattern => check.pattern.as_ref().map(|v| v.span()),
+                        CheckPart::Policy => check.policy.as_ref().map(|v| v.span()),
+                    };
+                    let location = yaml::location(file, span.unwrap_or(check.span()));
+                    self.push(
+                        location,
+                        format!("{field}.checks[{i}].{}", part.field()),
+                        message,
+                    );
+                }
+            }
+        }
+        typed
     }
 
     fn entity(&mut self, file: &Path, raw: &Spanned<RawEntity>) -> Option<EntitySpec> {
@@ -560,13 +606,18 @@ impl Validator {
                 );
             }
             if let Some(dtype) = self.dtype(file, &format!("{field}.dtype"), &feature.dtype) {
+                let checks = self.checks(file, &field, feature.checks.as_deref(), |text| {
+                    checks::feature_check(text, dtype)
+                });
                 features.push(FeatureSpec {
                     name: feature.name.to_string(),
                     dtype,
                     description: feature.description.clone(),
+                    checks,
                 });
             }
         }
+        let view_checks = self.checks(file, &path, raw.checks.as_deref(), checks::view_check);
 
         (self.errors.len() == before).then(|| FeatureViewSpec {
             name: raw.name.to_string(),
@@ -576,6 +627,7 @@ impl Validator {
             ttl,
             online: raw.online.unwrap_or(true),
             features,
+            checks: view_checks,
             description: raw.description.clone(),
             tags: raw.tags.clone(),
         })

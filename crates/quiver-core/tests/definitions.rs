@@ -384,3 +384,112 @@ fn a_missing_repo_says_how_to_make_one() {
     let err = load_repo(dir.path()).unwrap_err();
     assert!(err.to_string().contains("quiver init"), "{err}");
 }
+
+/// GOOD with checks on `conv_rate` (line 16 and on) and on the view.
+fn with_checks(feature_checks: &str, view_checks: &str) -> String {
+    GOOD.replace(
+        "      - { name: conv_rate, dtype: float32 }\n",
+        &format!(
+            "      - name: conv_rate\n        dtype: float32\n        checks:\n{feature_checks}"
+        ),
+    )
+    .replace(
+        "    ttl: 2h\n",
+        &format!("    ttl: 2h\n    checks:\n{view_checks}"),
+    )
+}
+
+#[test]
+fn checks_load_typed_with_their_policies() {
+    use quiver_core::{CheckPolicy, FeatureRule, ViewRule};
+    let text = with_checks(
+        "          - { check: not_null, policy: drop }\n          - { check: min, value: 0 }\n          - { check: max, value: 1, policy: warn }\n          - { check: max_null_fraction, value: 0.25 }\n",
+        "      - { check: not_empty }\n      - { check: unique, policy: warn }\n",
+    );
+    let dir = repo(&[("defs.yaml", &text)]);
+    let repo = load_repo(dir.path()).unwrap();
+    let view = repo.spec.feature_view("driver_stats").unwrap();
+    let checks = &view.features[0].checks;
+    assert_eq!(checks.len(), 4);
+    assert_eq!(checks[0].rule, FeatureRule::NotNull);
+    assert_eq!(checks[0].policy, CheckPolicy::Drop);
+    assert_eq!(checks[1].rule, FeatureRule::Min { value: 0.0 });
+    assert_eq!(checks[1].policy, CheckPolicy::Fail);
+    assert_eq!(checks[2].policy, CheckPolicy::Warn);
+    assert_eq!(checks[3].rule, FeatureRule::MaxNullFraction { value: 0.25 });
+    assert_eq!(view.checks.len(), 2);
+    assert_eq!(view.checks[1].rule, ViewRule::Unique);
+    // Checks are part of the definition: changing one changes the view's hash.
+    let plain = repo_hash(&[("defs.yaml", GOOD)]);
+    assert_ne!(repo_hash(&[("defs.yaml", &text)]), plain);
+}
+
+fn repo_hash(files: &[(&str, &str)]) -> String {
+    let dir = repo(files);
+    let objects = load_repo(dir.path()).unwrap().spec.objects().unwrap();
+    objects
+        .iter()
+        .find(|o| o.kind == ObjectKind::FeatureView)
+        .unwrap()
+        .hash
+        .clone()
+}
+
+#[test]
+fn a_bad_check_names_file_line_and_field() {
+    let field = "feature_views[driver_stats].features[conv_rate].checks";
+    let text = with_checks("          - { check: min, value: low }\n", "");
+    assert_one(
+        &[(
+            "defs.yaml",
+            &text.replace("    checks:\n    features", "    features"),
+        )],
+        "defs.yaml",
+        19,
+        &format!("{field}[0].value"),
+        "`low` is not a number",
+    );
+    let text = with_checks(
+        "          - { check: not_null }\n          - { check: regex, pattern: \"^x\" }\n",
+        "",
+    );
+    assert_one(
+        &[(
+            "defs.yaml",
+            &text.replace("    checks:\n    features", "    features"),
+        )],
+        "defs.yaml",
+        20,
+        &format!("{field}[1].check"),
+        "needs a string feature",
+    );
+    let text = with_checks("          - { check: max, value: 1, policy: ignore }\n", "");
+    assert_one(
+        &[(
+            "defs.yaml",
+            &text.replace("    checks:\n    features", "    features"),
+        )],
+        "defs.yaml",
+        19,
+        &format!("{field}[0].policy"),
+        "unknown policy `ignore`",
+    );
+    let text = with_checks(
+        "          - { check: not_null }\n",
+        "      - { check: sorted }\n",
+    );
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        16,
+        "feature_views[driver_stats].checks[0].check",
+        "unknown view check `sorted`",
+    );
+    let text = with_checks("          - { check: not_null, limit: 3 }\n", "");
+    let errors = errors(&[(
+        "defs.yaml",
+        &text.replace("    checks:\n    features", "    features"),
+    )]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].3.contains("limit"), "{errors:?}");
+}

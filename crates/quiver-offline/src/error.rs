@@ -49,6 +49,9 @@ pub enum OfflineError {
     Engine(#[from] datafusion::error::DataFusionError),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A data-quality check with policy `fail` was violated.
+    #[error("{0}")]
+    CheckFailed(String),
     #[error("cannot write the offline store at {path}: {source}")]
     Write {
         path: PathBuf,
@@ -63,6 +66,7 @@ impl OfflineError {
         matches!(
             self,
             OfflineError::Request(_)
+                | OfflineError::CheckFailed(_)
                 | OfflineError::TypeMismatch { .. }
                 | OfflineError::MissingColumn { .. }
         )

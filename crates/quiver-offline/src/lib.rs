@@ -30,7 +30,9 @@ pub use parquet_files::{ParquetFile, list_parquet_files};
 pub use scan::scan_view;
 pub use schema::{SourceColumn, StoredType, inspect_source, quote_table};
 pub use source::read_source;
-pub use store::{FileOrigin, OfflineStore, StoredFile, WriteStats};
+pub use store::{
+    FileOrigin, OfflineStore, StoreEverything, StoredFile, WindowInspector, WriteStats,
+};
 pub use stream_files::{CompactScope, STREAM_FILES_PER_DAY, push_id};
 pub use types::{arrow_type_fits, postgres_type_fits};
 pub use view_schema::{CREATED_TS, EVENT_TS, ViewSchema, arrow_type, timestamp_type};

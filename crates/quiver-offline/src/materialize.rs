@@ -8,7 +8,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
 use crate::source::read_source;
-use crate::store::OfflineStore;
+use crate::store::{OfflineStore, WindowInspector};
 use crate::view_schema::ViewSchema;
 use crate::window::TimeWindow;
 
@@ -24,7 +24,8 @@ pub struct MaterializeOutcome {
     pub duration: Duration,
 }
 
-/// Copies `view`'s source rows with event time in `window` into the offline store.
+/// Copies `view`'s source rows with event time in `window` that `inspector`
+/// keeps into the offline store.
 pub async fn materialize_view(
     ctx: &SessionContext,
     store: &OfflineStore,
@@ -32,10 +33,13 @@ pub async fn materialize_view(
     view: &ViewSchema,
     window: TimeWindow,
     on_rows: impl FnMut(u64),
+    inspector: &mut dyn WindowInspector,
 ) -> Result<MaterializeOutcome> {
     let started = Instant::now();
     let stream = read_source(ctx, view, repo_root, window).await?;
-    let stats = store.write_window(view, stream, window, on_rows).await?;
+    let stats = store
+        .write_window(view, stream, window, on_rows, inspector)
+        .await?;
     Ok(MaterializeOutcome {
         view: view.name().to_string(),
         window,

@@ -41,6 +41,29 @@ pub struct WriteStats {
     pub rows_replaced: u64,
 }
 
+/// Sees every batch a window write stores, before it is stored: data-quality
+/// checks leave rows out or stop the write, statistics are gathered in the
+/// same pass.
+pub trait WindowInspector: Send {
+    /// The rows of `batch` to store; an error stops the write and publishes nothing.
+    fn inspect(&mut self, batch: RecordBatch) -> Result<RecordBatch>;
+    /// After the last batch, before anything is published; an error publishes nothing.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Stores every row as it comes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreEverything;
+
+impl WindowInspector for StoreEverything {
+    fn inspect(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
+        Ok(batch)
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OfflineStore {
     root: PathBuf,
@@ -126,14 +149,16 @@ impl OfflineStore {
         Ok(files)
     }
 
-    /// Stores the canonical rows of `stream` as `view`'s data for `window`,
-    /// replacing what earlier runs stored for instants inside it.
+    /// Stores the canonical rows of `stream` that `inspector` keeps as
+    /// `view`'s data for `window`, replacing what earlier runs stored for
+    /// instants inside it.
     pub async fn write_window(
         &self,
         view: &ViewSchema,
         mut stream: SendableRecordBatchStream,
         window: TimeWindow,
         mut on_rows: impl FnMut(u64),
+        inspector: &mut dyn WindowInspector,
     ) -> Result<WriteStats> {
         let removed = remove_abandoned_temporaries(&self.view_dir(view.name()))?;
         if removed > 0 {
@@ -148,7 +173,7 @@ impl OfflineStore {
         let mut writers: BTreeMap<i64, (DayWriter, SortTracker)> = BTreeMap::new();
         let mut stats = WriteStats::default();
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
+            let batch = inspector.inspect(batch?)?;
             for (day, indices) in rows_by_day(&batch)? {
                 let part = take_record_batch(&batch, &UInt32Array::from(indices))?;
                 let writer = match writers.get_mut(&day) {
@@ -168,6 +193,7 @@ impl OfflineStore {
                 on_rows(part.num_rows() as u64);
             }
         }
+        inspector.finish()?;
         // Every day's file is finished and synced before any is renamed into
         // place, so a failure while writing (a full disk) publishes nothing.
         let mut finished = Vec::with_capacity(writers.len());

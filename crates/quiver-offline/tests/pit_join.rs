@@ -105,8 +105,10 @@ fn spec(views: &[ViewCase]) -> RepoSpec {
                     name: "value".into(),
                     dtype: ValueType::Scalar(quiver_core::ScalarType::Float64),
                     description: None,
+                    checks: Vec::new(),
                 }],
                 description: None,
+                checks: Vec::new(),
                 tags: Default::default(),
             })
             .collect(),
@@ -256,7 +258,13 @@ async fn run(
                 futures::stream::iter(vec![Ok(part)]),
             );
             store
-                .write_window(&view, Box::pin(stream), window, |_| {})
+                .write_window(
+                    &view,
+                    Box::pin(stream),
+                    window,
+                    |_| {},
+                    &mut quiver_offline::StoreEverything,
+                )
                 .await
                 .unwrap();
         }

@@ -32,8 +32,8 @@ use quiver_offline::pit::{
     EntityFrame, FeatureSelection, HistoricalRequest, get_historical_features,
 };
 use quiver_offline::{
-    CREATED_TS, EVENT_TS, EngineConfig, OfflineError, OfflineStore, TimeWindow, ViewSchema,
-    materialize_view, parse_timestamp, read_source, session, timestamp_type,
+    CREATED_TS, EVENT_TS, EngineConfig, OfflineError, OfflineStore, StoreEverything, TimeWindow,
+    ViewSchema, materialize_view, parse_timestamp, read_source, session, timestamp_type,
 };
 use quiver_testkit::{TempDatabase, temp_postgres_database};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
@@ -144,9 +144,11 @@ fn repo(source: SourceSpec, features: &[(&str, &str)]) -> RepoSpec {
                     name: (*name).into(),
                     dtype: dtype.parse().unwrap(),
                     description: None,
+                    checks: Vec::new(),
                 })
                 .collect(),
             description: None,
+            checks: Vec::new(),
             tags: Default::default(),
         }],
         sources: vec![source],
@@ -604,9 +606,17 @@ async fn materialized_postgres_rows_answer_point_in_time_joins() {
         window("2024-01-02T07:30:00Z", "2024-01-05T00:00:00Z"),
     ];
     for w in windows {
-        let outcome = materialize_view(&ctx, &store, dir.path(), &view, w, |_| {})
-            .await
-            .unwrap();
+        let outcome = materialize_view(
+            &ctx,
+            &store,
+            dir.path(),
+            &view,
+            w,
+            |_| {},
+            &mut StoreEverything,
+        )
+        .await
+        .unwrap();
         let in_window = rows
             .iter()
             .filter(|r| w.contains(r.event_timestamp))
@@ -1213,16 +1223,32 @@ async fn rematerializing_and_overlapping_windows_keep_each_row_once() {
     let store = OfflineStore::new(dir.path().join("offline"));
     let (a, b) = (window_a(), window_b());
 
-    let first = materialize_view(&ctx, &store, dir.path(), &view, a, |_| {})
-        .await
-        .unwrap();
+    let first = materialize_view(
+        &ctx,
+        &store,
+        dir.path(),
+        &view,
+        a,
+        |_| {},
+        &mut StoreEverything,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.rows as usize, rows_in(&[a]).len(), "rows of A");
     assert_eq!(first.rows_replaced, 0, "the first run replaces nothing");
     assert_same_rows(stored_in(&store), rows_in(&[a]), "after A");
 
-    materialize_view(&ctx, &store, dir.path(), &view, a, |_| {})
-        .await
-        .unwrap();
+    materialize_view(
+        &ctx,
+        &store,
+        dir.path(),
+        &view,
+        a,
+        |_| {},
+        &mut StoreEverything,
+    )
+    .await
+    .unwrap();
     assert_same_rows(stored_in(&store), rows_in(&[a]), "after A twice");
 
     let overlap = rows_in(&[a])
@@ -1230,9 +1256,17 @@ async fn rematerializing_and_overlapping_windows_keep_each_row_once() {
         .filter(|r| b.contains(r.event))
         .count();
     assert!(overlap > 0, "A and B share rows");
-    let third = materialize_view(&ctx, &store, dir.path(), &view, b, |_| {})
-        .await
-        .unwrap();
+    let third = materialize_view(
+        &ctx,
+        &store,
+        dir.path(),
+        &view,
+        b,
+        |_| {},
+        &mut StoreEverything,
+    )
+    .await
+    .unwrap();
     assert_eq!(third.rows as usize, rows_in(&[b]).len(), "rows of B");
     assert_eq!(
         third.rows_replaced as usize, overlap,
@@ -1242,9 +1276,17 @@ async fn rematerializing_and_overlapping_windows_keep_each_row_once() {
 
     // A window over everything replaces everything stored so far.
     let all = window("2023-12-30T00:00:00Z", "2024-01-05T00:00:00Z");
-    let last = materialize_view(&ctx, &store, dir.path(), &view, all, |_| {})
-        .await
-        .unwrap();
+    let last = materialize_view(
+        &ctx,
+        &store,
+        dir.path(),
+        &view,
+        all,
+        |_| {},
+        &mut StoreEverything,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         last.rows_replaced as usize,
         rows_in(&[a, b]).len(),
@@ -1264,12 +1306,28 @@ async fn rematerializing_a_window_reports_the_rows_it_replaced() {
     let ctx = engine(dir.path());
     let store = OfflineStore::new(dir.path().join("offline"));
     let a = window_a();
-    materialize_view(&ctx, &store, dir.path(), &view, a, |_| {})
-        .await
-        .unwrap();
-    let again = materialize_view(&ctx, &store, dir.path(), &view, a, |_| {})
-        .await
-        .unwrap();
+    materialize_view(
+        &ctx,
+        &store,
+        dir.path(),
+        &view,
+        a,
+        |_| {},
+        &mut StoreEverything,
+    )
+    .await
+    .unwrap();
+    let again = materialize_view(
+        &ctx,
+        &store,
+        dir.path(),
+        &view,
+        a,
+        |_| {},
+        &mut StoreEverything,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         again.rows_replaced as usize,
         rows_in(&[a]).len(),

@@ -10,7 +10,8 @@ mod registry;
 
 pub use error::{RegistryError, Result};
 pub use lineage::{
-    MaterializationRun, RUN_ABANDONED_AFTER, RUN_HEARTBEAT_EVERY, RunResult, SavedDataset,
+    FeatureStatistics, MaterializationRun, RUN_ABANDONED_AFTER, RUN_HEARTBEAT_EVERY, RunResult,
+    SavedDataset,
 };
 pub use location::{Backend, RegistryLocation};
 pub use model::{ApplyOutcome, ObjectVersion, RegistryVersion, StoredObject};

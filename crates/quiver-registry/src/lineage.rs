@@ -25,6 +25,20 @@ pub struct MaterializationRun {
     pub error: Option<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// Violations per data-quality check (`[{check, policy, violations}]`).
+    pub checks: Option<serde_json::Value>,
+}
+
+/// The statistics of one feature over one run's window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureStatistics {
+    pub run_id: String,
+    pub view: String,
+    pub feature: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub stats: serde_json::Value,
+    pub computed_at: String,
 }
 
 /// How often a running materialization says it is still going.
@@ -94,11 +108,15 @@ fn run_from(row: &AnyRow) -> Result<MaterializationRun> {
         error: row.try_get("error")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        checks: row
+            .try_get::<Option<String>, _>("checks")?
+            .map(|text| json(text, "run checks"))
+            .transpose()?,
     })
 }
 
 const RUN_COLUMNS: &str = "id, view, target, window_start_us, window_end_us, registry_version, status, rows_read, \
-                           rows_written, duration_ms, error, started_at, finished_at";
+                           rows_written, duration_ms, error, started_at, finished_at, checks";
 
 impl Registry {
     /// Records a run as started, owned by this process; returns its id. The
@@ -237,6 +255,77 @@ impl Registry {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Records what run `id`'s checks counted and its features' statistics.
+    pub async fn record_run_quality(
+        &self,
+        id: &str,
+        checks: &serde_json::Value,
+        stats: &[(String, serde_json::Value)],
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE materialization_runs SET checks = $2 WHERE id = $1")
+            .bind(id)
+            .bind(checks.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let computed_at = now();
+        for (feature, summary) in stats {
+            sqlx::query(
+                "INSERT INTO feature_statistics (run_id, project, view, feature, window_start_us, window_end_us, stats, computed_at) \
+                 SELECT id, project, view, $2, window_start_us, window_end_us, $3, $4 FROM materialization_runs WHERE id = $1",
+            )
+            .bind(id)
+            .bind(feature)
+            .bind(summary.to_string())
+            .bind(&computed_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The statistics of `view`'s features from its latest successful run that
+    /// has them (or the latest one ending inside `window`), by feature.
+    pub async fn latest_statistics(
+        &self,
+        project: &str,
+        view: &str,
+        window: Option<(i64, i64)>,
+    ) -> Result<Vec<FeatureStatistics>> {
+        let (from, to) = window.unwrap_or((i64::MIN, i64::MAX));
+        let rows = sqlx::query(
+            "SELECT s.run_id, s.view, s.feature, s.window_start_us, s.window_end_us, s.stats, s.computed_at \
+             FROM feature_statistics s JOIN materialization_runs r ON r.id = s.run_id \
+             WHERE s.project = $1 AND s.view = $2 AND r.status = 'succeeded' \
+               AND s.window_end_us > $3 AND s.window_end_us <= $4 \
+               AND s.run_id = (SELECT s2.run_id FROM feature_statistics s2 JOIN materialization_runs r2 ON r2.id = s2.run_id \
+                               WHERE s2.project = $1 AND s2.view = $2 AND r2.status = 'succeeded' \
+                                 AND s2.window_end_us > $3 AND s2.window_end_us <= $4 \
+                               ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1) \
+             ORDER BY s.feature",
+        )
+        .bind(project)
+        .bind(view)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FeatureStatistics {
+                    run_id: r.try_get("run_id")?,
+                    view: r.try_get("view")?,
+                    feature: r.try_get("feature")?,
+                    window_start: rfc3339(r.try_get("window_start_us")?),
+                    window_end: rfc3339(r.try_get("window_end_us")?),
+                    stats: json(r.try_get("stats")?, "feature statistics")?,
+                    computed_at: r.try_get("computed_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Runs of a project (optionally of one view), newest first.

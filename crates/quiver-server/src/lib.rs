@@ -6,14 +6,18 @@ mod auth;
 mod body;
 mod entities_json;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod historical;
+mod json_errors;
 mod metrics;
 mod observe;
 mod online;
 mod openapi;
 mod push;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +33,7 @@ pub use metrics::Metrics;
 pub use observe::REQUEST_ID;
 pub use openapi::ApiDoc;
 pub use state::{AppState, Limits};
+pub use tls::{HANDSHAKE_TIMEOUT, PemFile, Tls, TlsError};
 
 /// How often the server checks the registry for new definitions.
 pub const REGISTRY_REFRESH: Duration = Duration::from_secs(2);
@@ -63,28 +68,44 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             observe::observe,
         ))
+        .fallback(json_errors::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(json_errors::json_errors))
         .with_state(state)
 }
 
-/// Serves the API on `addr` until `stop` completes (see [`shutdown_signal`]);
-/// `ingest_stats` are the counters of an ingest running beside it.
+/// Serves the API on `addr` until `stop` completes (see [`shutdown_signal`]),
+/// over HTTPS with `tls`; `ingest_stats` are the counters of an ingest running
+/// beside it. Either way, `stop` ends accepting and the open connections are
+/// drained.
 pub async fn serve(
     store: FeatureStore,
     addr: SocketAddr,
     limits: Limits,
     ingest_stats: Option<IngestStats>,
+    tls: Option<Tls>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut state = AppState::new(store, limits).await;
     state.ingest_stats = ingest_stats;
     state.spawn_refresh(REGISTRY_REFRESH);
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "quiver serving");
-    eprintln!("quiver: serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop)
-        .await
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "quiver serving");
+    eprintln!("quiver: serving on {scheme}://{}", listener.local_addr()?);
+    let app = router(state);
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        Some(tls) => {
+            axum::serve(tls::TlsListener::new(listener, tls), app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -3,10 +3,13 @@
 //! (materialization runs, training sets with lineage).
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod heartbeat;
 mod ingest;
 mod materialize;
 mod online;
+mod quality;
 mod store;
 mod time;
 mod training;

@@ -3,12 +3,14 @@
 use std::time::Instant;
 
 use quiver_offline::{TimeWindow, ViewSchema, materialize_view};
+use quiver_quality::checks::CheckCount;
 use quiver_registry::{RUN_ABANDONED_AFTER, RunResult};
 use serde::Serialize;
 
 use crate::error::{Result, StoreError};
 use crate::heartbeat::Heartbeat;
 use crate::online::OnlineWrite;
+use crate::quality::{QualityPass, QualityReport};
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
 
@@ -23,6 +25,9 @@ pub struct RunReport {
     pub rows_replaced: u64,
     pub files: usize,
     pub duration_ms: u64,
+    /// Violations per data-quality check (a `drop` check's rows were left out).
+    #[schema(value_type = Vec<Object>)]
+    pub checks: Vec<CheckCount>,
     /// The online half (views with `online: true`).
     pub online: Option<OnlineWrite>,
 }
@@ -88,11 +93,20 @@ impl FeatureStore {
                 .await?;
             let started = Instant::now();
             let beat = Heartbeat::start(&self.registry, &run_id);
-            let outcome = materialize_view(&ctx, &store, &self.repo_root, &view, *window, |rows| {
-                on_rows(name, rows)
-            })
+            let mut quality = QualityPass::new(&view, self.collect_statistics)?;
+            let outcome = materialize_view(
+                &ctx,
+                &store,
+                &self.repo_root,
+                &view,
+                *window,
+                |rows| on_rows(name, rows),
+                &mut quality,
+            )
             .await;
             drop(beat);
+            let quality = quality.report();
+            self.record_quality(&run_id, &quality).await?;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match outcome {
                 Ok(outcome) => {
@@ -112,6 +126,7 @@ impl FeatureStore {
                         rows_replaced: outcome.rows_replaced,
                         files: outcome.files.len(),
                         duration_ms,
+                        checks: quality.checks,
                         online: None,
                     });
                 }
@@ -144,6 +159,25 @@ impl FeatureStore {
             );
         }
         Ok(reports)
+    }
+
+    /// Keeps what a run's checks counted and its statistics in its record.
+    async fn record_quality(&self, run_id: &str, quality: &QualityReport) -> Result<()> {
+        let checks = serde_json::to_value(&quality.checks)
+            .map_err(|e| StoreError::Internal(format!("check counts: {e}")))?;
+        let stats = quality
+            .stats
+            .iter()
+            .map(|(feature, summary)| {
+                serde_json::to_value(summary)
+                    .map(|json| (feature.clone(), json))
+                    .map_err(|e| StoreError::Internal(format!("statistics of `{feature}`: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.registry
+            .record_run_quality(run_id, &checks, &stats)
+            .await?;
+        Ok(())
     }
 
     /// Marks the runs a killed process left `running` as `interrupted` (their

@@ -25,6 +25,8 @@ pub struct FeatureStore {
     pub config: ProjectConfig,
     pub repo_root: PathBuf,
     pub engine: EngineConfig,
+    /// Gather feature statistics while materializing (on by default).
+    pub collect_statistics: bool,
     /// Connected on first use (commands that never touch it never connect).
     pub(crate) online: Arc<tokio::sync::OnceCell<Arc<dyn quiver_online::OnlineStore>>>,
 }
@@ -50,6 +52,7 @@ impl FeatureStore {
             config,
             repo_root: repo_root.to_path_buf(),
             engine: EngineConfig::default(),
+            collect_statistics: true,
             online: Arc::default(),
         })
     }

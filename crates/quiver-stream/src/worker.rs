@@ -196,7 +196,11 @@ impl Worker {
                 .routes
                 .views(&partition.0)
                 .iter()
-                .map(|view| view.decoder.decode_bytes(payload, created_us))
+                .map(|view| {
+                    view.decoder
+                        .decode_bytes(payload, created_us)
+                        .and_then(|row| view.check_row(row))
+                })
                 .collect::<std::result::Result<Vec<_>, _>>(),
         };
         match decoded {

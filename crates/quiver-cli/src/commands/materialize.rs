@@ -13,7 +13,8 @@ pub async fn run(global: &GlobalArgs, args: &MaterializeArgs) -> CliResult {
     let start = parse_timestamp(&args.start).map_err(StoreError::from)?;
     let end = parse_timestamp(&args.end).map_err(StoreError::from)?;
     let window = TimeWindow::new(start, end).map_err(StoreError::from)?;
-    let store = context::store(global).await?;
+    let mut store = context::store(global).await?;
+    store.collect_statistics = !args.no_stats;
     let applied = store.applied().await?;
     let windows: Vec<_> = applied
         .batch_views(&args.views)?
@@ -27,7 +28,8 @@ pub async fn run_incremental(global: &GlobalArgs, args: &MaterializeIncrementalA
     let end = parse_timestamp(&args.end)
         .map_err(StoreError::from)?
         .timestamp_micros();
-    let store = context::store(global).await?;
+    let mut store = context::store(global).await?;
+    store.collect_statistics = !args.no_stats;
     let applied = store.applied().await?;
     let windows = store
         .incremental_windows(&applied, &args.views, end)
@@ -69,7 +71,7 @@ async fn materialize(
 
 fn print_reports(reports: &[RunReport]) {
     let mut out = table(&[
-        "VIEW", "WINDOW", "ROWS", "REPLACED", "FILES", "ONLINE", "SECONDS",
+        "VIEW", "WINDOW", "ROWS", "REPLACED", "FILES", "ONLINE", "CHECKS", "SECONDS",
     ]);
     for r in reports {
         let online = match &r.online {
@@ -86,10 +88,30 @@ fn print_reports(reports: &[RunReport]) {
             r.rows_replaced.to_string(),
             r.files.to_string(),
             online,
+            checks(r),
             format!("{:.2}", r.duration_ms as f64 / 1000.0),
         ]);
     }
     println!("{out}");
+}
+
+/// The checks that were violated, with how often and what that did.
+fn checks(report: &RunReport) -> String {
+    if report.checks.is_empty() {
+        return "-".into();
+    }
+    let shown: Vec<String> = report
+        .checks
+        .iter()
+        .map(|c| {
+            let done = match c.policy {
+                quiver_core::CheckPolicy::Drop => "dropped",
+                _ => "warned",
+            };
+            format!("{} {} {done}", c.check, c.violations)
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// A row counter on stderr (hidden with --json).

@@ -9,5 +9,6 @@ pub mod list;
 pub mod materialize;
 pub mod online;
 pub mod serve;
+pub mod stats;
 pub mod teardown;
 pub mod token;

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use quiver_server::Limits;
-use quiver_store::IngestStats;
+use quiver_server::{Limits, Tls};
+use quiver_store::{FeatureStore, IngestStats};
 use tokio::sync::watch;
 
 use crate::args::{GlobalArgs, ServeArgs};
@@ -20,6 +20,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
             args.host
         )));
     }
+    let tls = tls(&store, args)?;
     let limits = Limits {
         max_entity_rows: args.max_entity_rows,
         max_online_entities: args.max_online_entities,
@@ -31,9 +32,16 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
         CliError::Unavailable(format!("cannot serve on {}:{}: {e}", args.host, args.port))
     };
     if !args.ingest {
-        return quiver_server::serve(store, addr, limits, None, quiver_server::shutdown_signal())
-            .await
-            .map_err(serve_error);
+        return quiver_server::serve(
+            store,
+            addr,
+            limits,
+            None,
+            tls,
+            quiver_server::shutdown_signal(),
+        )
+        .await
+        .map_err(serve_error);
     }
     // One signal stops both: the server drains, the ingest commits its batch.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -59,7 +67,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
         result
     };
     let server = async move {
-        let result = quiver_server::serve(store, addr, limits, Some(stats), stopped(stop_rx)).await;
+        let result =
+            quiver_server::serve(store, addr, limits, Some(stats), tls, stopped(stop_rx)).await;
         // A server that cannot listen stops the ingest too, and says why.
         let _ = stop_tx.send(true);
         result
@@ -67,4 +76,26 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
     let (worker, server) = tokio::join!(worker, server);
     server.map_err(serve_error)?;
     worker
+}
+
+/// `--tls-cert`/`--tls-key` (relative to the working directory), else
+/// quiver.yaml's `tls` (relative to the repo); read now, so that a bad file is
+/// reported before anything listens.
+fn tls(store: &FeatureStore, args: &ServeArgs) -> CliResult<Option<Tls>> {
+    let (cert, key) = match (&args.tls_cert, &args.tls_key, &store.config.tls) {
+        (Some(cert), Some(key), _) => (cert.clone(), key.clone()),
+        (None, None, Some(tls)) => (
+            store.repo_root.join(&tls.cert),
+            store.repo_root.join(&tls.key),
+        ),
+        (None, None, None) => return Ok(None),
+        _ => {
+            return Err(CliError::User(
+                "give both --tls-cert and --tls-key, or neither".into(),
+            ));
+        }
+    };
+    Tls::from_pem_files(&cert, &key)
+        .map(Some)
+        .map_err(|e| CliError::User(e.to_string()))
 }

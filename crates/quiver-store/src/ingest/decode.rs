@@ -19,16 +19,19 @@ pub enum RejectReason {
     WrongType,
     MissingTimestamp,
     BadTimestamp,
+    /// A data-quality check with policy `fail` or `drop` refused the row.
+    CheckFailed,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 6] = [
+    pub const ALL: [RejectReason; 7] = [
         RejectReason::NotJson,
         RejectReason::NotAnObject,
         RejectReason::MissingKey,
         RejectReason::WrongType,
         RejectReason::MissingTimestamp,
         RejectReason::BadTimestamp,
+        RejectReason::CheckFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl RejectReason {
             RejectReason::WrongType => "wrong_type",
             RejectReason::MissingTimestamp => "missing_timestamp",
             RejectReason::BadTimestamp => "bad_timestamp",
+            RejectReason::CheckFailed => "check_failed",
         }
     }
 }
@@ -310,10 +314,12 @@ mod tests {
                     name: name.into(),
                     dtype: dtype.parse().expect("type"),
                     description: None,
+                    checks: Vec::new(),
                 }
             })
             .collect(),
             description: None,
+            checks: Vec::new(),
             tags: Default::default(),
         };
         let keys = [JoinKey {

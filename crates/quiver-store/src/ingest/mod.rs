@@ -6,8 +6,10 @@ mod push;
 mod stats;
 mod to_arrow;
 
+use std::sync::Arc;
+
 use quiver_core::{RepoSpec, SourceSpec};
-use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY, ViewSchema};
+use quiver_offline::{CompactScope, EVENT_TS, FileOrigin, STREAM_FILES_PER_DAY, ViewSchema};
 use quiver_online::{OnlineRow, ViewMeta};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +17,10 @@ pub use decode::{RejectReason, Rejected, RowDecoder};
 pub use push::{PushOutcome, PushRequest};
 pub use stats::{IngestSnapshot, IngestStats};
 
+use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks};
+
 use crate::error::{Result, StoreError};
+use crate::quality::QualityPass;
 use crate::store::{Applied, FeatureStore};
 
 /// Where streamed rows go (Feast's `to` of a push).
@@ -45,6 +50,8 @@ pub struct IngestView {
     /// What the online store needs to know (features in row order).
     pub meta: ViewMeta,
     pub decoder: RowDecoder,
+    /// The view's data-quality checks (judged on each streamed row).
+    pub checks: Arc<ViewChecks>,
 }
 
 impl IngestView {
@@ -52,11 +59,45 @@ impl IngestView {
         let schema = ViewSchema::new(spec, view)?;
         let meta = crate::online::view_meta(&schema);
         let decoder = RowDecoder::new(&schema.view, &schema.keys, stream_source);
+        let keys: Vec<String> = schema.keys.iter().map(|k| k.name.clone()).collect();
+        let checks = ViewChecks::new(&schema.view, &keys, EVENT_TS)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(IngestView {
             schema,
             meta,
             decoder,
+            checks: Arc::new(checks),
         })
+    }
+
+    /// Judges one streamed row with the view's per-row checks: a violated
+    /// `fail` or `drop` check refuses it (the ingest dead-letters it with the
+    /// check's name); `warn` checks only log. A stream cannot stop, so `fail`
+    /// refuses the row like `drop`.
+    pub fn check_row(&self, row: OnlineRow) -> std::result::Result<OnlineRow, Rejected> {
+        if self.checks.is_empty() {
+            return Ok(row);
+        }
+        let refuse = |detail: String| Rejected {
+            reason: RejectReason::CheckFailed,
+            detail,
+        };
+        let rows = std::slice::from_ref(&row);
+        let batch =
+            to_arrow::rows_to_batch(&self.schema, rows).map_err(|e| refuse(e.to_string()))?;
+        let mut tally = CheckTally::default();
+        match self.checks.check(&batch, &mut tally) {
+            Err(failure) => Err(refuse(failure.to_string())),
+            Ok(checked) => match checked.dropped.first() {
+                Some((_, check)) => Err(refuse(format!("check `{check}` dropped the row"))),
+                None => {
+                    for count in tally.counts() {
+                        tracing::debug!(view = self.name(), check = %count.check, "check warned");
+                    }
+                    Ok(row)
+                }
+            },
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -184,6 +225,30 @@ impl FeatureStore {
             ..RowsWritten::default()
         })
     }
+}
+
+/// The rows of `view` that its checks keep, judged together, with what the
+/// checks counted; a violated `fail` check is an error.
+pub(crate) fn check_rows(
+    view: &IngestView,
+    rows: Vec<OnlineRow>,
+) -> Result<(Vec<OnlineRow>, Vec<CheckCount>)> {
+    let mut pass = QualityPass::new(&view.schema, false)?;
+    if pass.has_no_checks() || rows.is_empty() {
+        return Ok((rows, Vec::new()));
+    }
+    let batch = to_arrow::rows_to_batch(&view.schema, &rows)?;
+    let checked = pass.check(&batch)?;
+    pass.finish()?;
+    let dropped: std::collections::HashSet<usize> =
+        checked.dropped.iter().map(|(row, _)| *row).collect();
+    let kept = rows
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i))
+        .map(|(_, row)| row)
+        .collect();
+    Ok((kept, pass.report().checks))
 }
 
 /// The row with the greatest (event time, created time) per entity, the later

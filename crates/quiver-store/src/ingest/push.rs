@@ -2,14 +2,18 @@
 //! written to the views that stream from it. A request is all or nothing: one
 //! bad row refuses the whole request before anything is written.
 
+use std::collections::BTreeMap;
+
 use quiver_core::SourceKind;
 use quiver_offline::{FileOrigin, push_id};
 use quiver_online::{OnlineRow, now_us};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use super::{IngestView, RowsWritten, WriteTarget};
-use crate::error::{Result, StoreError};
+use quiver_quality::checks::CheckCount;
+
+use super::{IngestView, RowsWritten, WriteTarget, check_rows};
+use crate::error::{ErrorClass, Result, StoreError};
 use crate::store::{Applied, FeatureStore};
 
 /// Rejections listed in an error before the rest are summarized.
@@ -35,6 +39,10 @@ pub struct PushOutcome {
     /// Per view fed by the source: `[view, rows written]` pairs.
     #[schema(value_type = Vec<Object>)]
     pub views: Vec<(String, RowsWritten)>,
+    /// Per view, the data-quality checks its rows violated (a `drop` check's
+    /// rows were left out; none listed: every check passed).
+    #[schema(value_type = Object)]
+    pub checks: BTreeMap<String, Vec<CheckCount>>,
 }
 
 impl FeatureStore {
@@ -74,8 +82,23 @@ impl FeatureStore {
         let mut outcome = PushOutcome {
             rows: records.len(),
             views: Vec::with_capacity(views.len()),
+            checks: BTreeMap::new(),
         };
+        // Every view's checks pass (or drop rows) before anything is written.
+        let mut checked = Vec::with_capacity(views.len());
         for (view, rows) in views.iter().zip(decoded) {
+            let (rows, counts) = check_rows(view, rows).map_err(|e| match e.class() {
+                ErrorClass::User => {
+                    StoreError::Request(format!("view `{}`: {e}; nothing was written", view.name()))
+                }
+                _ => e,
+            })?;
+            if !counts.is_empty() {
+                outcome.checks.insert(view.name().to_string(), counts);
+            }
+            checked.push(rows);
+        }
+        for (view, rows) in views.iter().zip(checked) {
             let origin = FileOrigin::Push { id: push_id() };
             let written = self.write_rows(view, &rows, request.to, origin).await?;
             if request.to.offline() {

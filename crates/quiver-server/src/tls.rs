@@ -1,0 +1,222 @@
+//! HTTPS: rustls (ring) behind an axum [`Listener`], so that serving, draining
+//! and graceful shutdown are exactly those of plain HTTP.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::Listener;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// A client that has not completed its handshake by then is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this many handshakes run at once; further connections wait in the
+/// listen backlog.
+const MAX_PENDING_HANDSHAKES: usize = 1024;
+
+/// The server's TLS configuration.
+#[derive(Clone)]
+pub struct Tls {
+    config: Arc<ServerConfig>,
+}
+
+impl Tls {
+    /// Reads a PEM certificate chain (leaf first) and its PEM private key
+    /// (PKCS#8, PKCS#1 or SEC1), and checks that they belong together. The
+    /// server then speaks TLS 1.2 and 1.3 with ring's cipher suites and offers
+    /// ALPN `http/1.1`.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| TlsError::from_pem(PemFile::Certificate, cert, e))?;
+        if chain.is_empty() {
+            return Err(TlsError::from_pem(
+                PemFile::Certificate,
+                cert,
+                pem::Error::NoItemsFound,
+            ));
+        }
+        let key_der = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| TlsError::from_pem(PemFile::PrivateKey, key, e))?;
+        let pair_error = |source| TlsError::Pair {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            source,
+        };
+        // The provider is named, not taken from the process default, so that
+        // another crate enabling a second one cannot make this ambiguous.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(pair_error)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key_der)
+            .map_err(pair_error)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self::from_config(Arc::new(config)))
+    }
+
+    /// A configuration built elsewhere, used as given (the API speaks HTTP/1.1
+    /// only: its ALPN list should offer `http/1.1` or nothing).
+    pub fn from_config(config: Arc<ServerConfig>) -> Self {
+        Self { config }
+    }
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key: only what is safe to log.
+        f.debug_struct("Tls")
+            .field("alpn_protocols", &self.config.alpn_protocols)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PemFile {
+    Certificate,
+    PrivateKey,
+}
+
+impl fmt::Display for PemFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PemFile::Certificate => "certificate",
+            PemFile::PrivateKey => "private key",
+        })
+    }
+}
+
+/// Why the TLS files cannot be used; each names the file. No message ever
+/// quotes a file's contents.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read TLS {what} {}: {source}", path.display())]
+    Read {
+        what: PemFile,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("invalid TLS {what} {}: {reason}", path.display())]
+    Invalid {
+        what: PemFile,
+        path: PathBuf,
+        reason: &'static str,
+    },
+    #[error(
+        "TLS certificate {} and private key {} cannot be used together: {source}",
+        cert.display(),
+        key.display()
+    )]
+    Pair {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+}
+
+impl TlsError {
+    fn from_pem(what: PemFile, path: &Path, error: pem::Error) -> Self {
+        let reason = match error {
+            pem::Error::Io(source) => {
+                return TlsError::Read {
+                    what,
+                    path: path.to_path_buf(),
+                    source,
+                };
+            }
+            pem::Error::NoItemsFound => match what {
+                PemFile::Certificate => "no PEM certificate (`BEGIN CERTIFICATE`) in it",
+                PemFile::PrivateKey => {
+                    "no PEM private key (PKCS#8, PKCS#1 or SEC1; not encrypted) in it"
+                }
+            },
+            pem::Error::MissingSectionEnd { .. } => "a PEM section has no END line",
+            pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed",
+            pem::Error::Base64Decode(_) => "a PEM section is not valid base64",
+            _ => "not a valid PEM file",
+        };
+        TlsError::Invalid {
+            what,
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
+/// Accepts TCP connections and yields those whose TLS handshake succeeded.
+/// Handshakes run in their own tasks, so a slow client never holds up the
+/// others, and a failed one is logged at debug and forgotten. Dropping the
+/// listener (as graceful shutdown does) abandons the handshakes in flight.
+pub(crate) struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+}
+
+impl TlsListener {
+    pub(crate) fn new(tcp: TcpListener, tls: Tls) -> Self {
+        Self {
+            tcp,
+            acceptor: TlsAcceptor::from(tls.config),
+            handshakes: JoinSet::new(),
+        }
+    }
+}
+
+impl Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = self.handshakes.join_next() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
+                    }
+                }
+                // axum's TCP accept: retries, and backs off on e.g. EMFILE.
+                (stream, peer) = Listener::accept(&mut self.tcp),
+                    if self.handshakes.len() < MAX_PENDING_HANDSHAKES =>
+                {
+                    self.handshakes
+                        .spawn(handshake(self.acceptor.clone(), stream, peer));
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<(TlsStream<TcpStream>, SocketAddr)> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some((tls, peer)),
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
