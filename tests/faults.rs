@@ -22,28 +22,13 @@ use chrono::Duration as Span;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use common::{quiver, rfc3339, this_hour};
+use common::{init_repo, quiver, rfc3339, this_hour};
 
 const VIEW: &str = "driver_hourly_stats";
 
-/// `quiver init` with `drivers` × `hours` driver rows, applied.
+/// A fresh project with `drivers` × `hours` driver rows, applied.
 fn repo_with(drivers: usize, hours: usize) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    let (drivers, hours) = (drivers.to_string(), hours.to_string());
-    let args = [
-        "init",
-        repo.to_str().unwrap(),
-        "--drivers",
-        &drivers,
-        "--hours",
-        &hours,
-        "--customers",
-        "2",
-        "--days",
-        "2",
-    ];
-    quiver(Path::new("."), &args, &[]);
+    let (dir, repo) = init_repo(&quiver_testkit::unique_name("faults"), drivers, hours);
     quiver(&repo, &["apply"], &[]);
     (dir, repo)
 }
@@ -106,11 +91,8 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
 /// for the view (a late correction shares its original's event time).
 fn stored_rows(repo: &Path) -> Vec<(i64, i64, i64)> {
     let mut rows = Vec::new();
-    for path in listing(&offline_dir(repo).join(VIEW)).into_keys() {
-        let name = path.file_name().unwrap().to_str().unwrap();
-        if name.starts_with('.') || !name.ends_with(".parquet") {
-            continue;
-        }
+    let store = quiver_offline::OfflineStore::new(offline_dir(repo));
+    for path in store.files(VIEW).unwrap().into_iter().map(|f| f.path) {
         let file = std::fs::File::open(&path).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()

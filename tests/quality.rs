@@ -16,37 +16,10 @@ use chrono::Duration;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use common::{quiver, rfc3339, start_server, this_hour};
+use common::{init_repo, quiver, rfc3339, start_server, this_hour};
 
 const VIEW: &str = "driver_hourly_stats";
 const LIMIT: f32 = 0.5;
-
-/// `quiver init` (20 drivers over 72 hours) renamed to `project`; not applied.
-fn repo(project: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    let args = [
-        "init",
-        repo.to_str().unwrap(),
-        "--drivers",
-        "20",
-        "--hours",
-        "72",
-        "--customers",
-        "2",
-        "--days",
-        "2",
-    ];
-    quiver(Path::new("."), &args, &[]);
-    let config = repo.join("quiver.yaml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace("project: driver_ranking", &format!("project: {project}")),
-    )
-    .unwrap();
-    (dir, repo)
-}
 
 /// Declares `conv_rate` at most LIMIT with `policy` (instead of the example's 1) and applies.
 fn apply_with_policy(repo: &Path, policy: &str) {
@@ -77,41 +50,28 @@ fn materialize(repo: &Path) -> std::process::Output {
         .unwrap()
 }
 
-/// Every `conv_rate` of the Parquet files under `dir` that have one (nulls as None).
-fn conv_rates(dir: &Path) -> Vec<Option<f32>> {
+/// Every `conv_rate` of the Parquet files `paths` (nulls as None).
+fn conv_rates(paths: impl IntoIterator<Item = PathBuf>) -> Vec<Option<f32>> {
     let mut values = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            if path.is_dir() {
-                stack.push(path);
-            } else if name.ends_with(".parquet") && !name.starts_with('.') {
-                let file = std::fs::File::open(&path).unwrap();
-                let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                    .unwrap()
-                    .build()
-                    .unwrap();
-                for batch in reader {
-                    let batch = batch.unwrap();
-                    // Other tables (customers) have no conv_rate.
-                    if let Some(column) = batch.column_by_name("conv_rate") {
-                        values.extend(column.as_primitive::<Float32Type>().iter());
-                    }
-                }
-            }
+    for path in paths {
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = batch.column_by_name("conv_rate").unwrap();
+            values.extend(column.as_primitive::<Float32Type>().iter());
         }
     }
     values
 }
 
+/// The view's stored `conv_rate`s, as the offline store lists its files.
 fn stored(repo: &Path) -> Vec<Option<f32>> {
-    let dir = repo.join(".quiver/offline").join(VIEW);
-    if !dir.exists() {
-        return Vec::new();
-    }
-    conv_rates(&dir)
+    let store = quiver_offline::OfflineStore::new(repo.join(".quiver/offline"));
+    conv_rates(store.files(VIEW).unwrap().into_iter().map(|f| f.path))
 }
 
 /// The one checked count of `check` in a run report's `checks`.
@@ -126,8 +86,8 @@ fn violations(checks: &Value, check: &str) -> Option<u64> {
 
 #[test]
 fn each_policy_on_batch_materialization_and_the_statistics_of_the_run() {
-    let (_dir, repo) = repo("quality_batch");
-    let source = conv_rates(&repo.join("data"));
+    let (_dir, repo) = init_repo(&quiver_testkit::unique_name("quality_batch"), 20, 72);
+    let source = conv_rates([repo.join("data/driver_stats.parquet")]);
     let over = source
         .iter()
         .filter(|v| v.is_some_and(|v| v > LIMIT))
@@ -237,7 +197,7 @@ fn each_policy_on_batch_materialization_and_the_statistics_of_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_policy_on_push() {
-    let (_dir, repo) = repo("quality_push");
+    let (_dir, repo) = init_repo(&quiver_testkit::unique_name("quality_push"), 20, 72);
     std::fs::write(
         repo.join("push.yaml"),
         "feature_views:

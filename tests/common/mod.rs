@@ -35,20 +35,21 @@ pub fn this_hour() -> DateTime<Utc> {
     Utc::now().duration_trunc(Duration::hours(1)).unwrap()
 }
 
-/// `quiver init` (3 drivers over 24 hours, 2 customers over 2 days), renamed to
-/// `project` so tests sharing a Redis never collide, then applied.
-pub fn applied_repo(project: &str) -> (tempfile::TempDir, PathBuf) {
+/// `quiver init` with `drivers` × `hours` driver rows (2 customers over 2
+/// days), renamed to `project` so tests sharing a Redis never collide; not applied.
+pub fn init_repo(project: &str, drivers: usize, hours: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
+    let (drivers, hours) = (drivers.to_string(), hours.to_string());
     let args = [
         "init",
         repo.to_str().unwrap(),
         "--drivers",
-        "3",
+        &drivers,
         "--customers",
         "2",
         "--hours",
-        "24",
+        &hours,
         "--days",
         "2",
     ];
@@ -60,6 +61,12 @@ pub fn applied_repo(project: &str) -> (tempfile::TempDir, PathBuf) {
         text.replace("project: driver_ranking", &format!("project: {project}")),
     )
     .unwrap();
+    (dir, repo)
+}
+
+/// [`init_repo`] with 3 drivers over 24 hours, applied.
+pub fn applied_repo(project: &str) -> (tempfile::TempDir, PathBuf) {
+    let (dir, repo) = init_repo(project, 3, 24);
     quiver(&repo, &["apply"], &[]);
     (dir, repo)
 }
