@@ -8,16 +8,18 @@
 # Usage: scripts/fuzz.sh [TARGET...]   (default: all three, one after the other)
 #
 # Per target it prints the runs executed, the corpus size and whether a crash was
-# found. New inputs are fuzzed into a working corpus under ~/.cache/quiver, then
-# only those that add coverage (the smallest for each, libFuzzer's -merge=1) are
-# kept in the committed fuzz/corpus/TARGET/. A crash leaves its input in
+# found. New inputs are fuzzed into a working corpus under ~/.cache/quiver (kept
+# between runs), then only a minimal set of those that reach new code is merged
+# into the committed fuzz/corpus/TARGET/ (libFuzzer's -set_cover_merge=1). The
+# dictionaries in fuzz/dicts/ are used. A crash leaves its input in
 # fuzz/artifacts/TARGET/ (the path is printed) and the script exits 1; once the
 # bug is fixed, copy the input to fuzz/regressions/TARGET/ so that `cargo test`
 # (crates' tests/fuzz_corpus.rs) replays it on every run.
 #
 # cargo-fuzz is installed from crates.io into ~/.cache/quiver/cargo-fuzz on
-# first use (about 2 minutes); the first build of the targets takes a while
-# longer (the whole dependency tree, instrumented, in its own target dir).
+# first use (a few minutes); the first build of the targets takes longer, tens
+# of minutes on 2 cores (the whole dependency tree, instrumented, in release
+# mode, in its own target dir); later builds only rebuild what changed.
 #
 # Environment:
 #   FUZZ_SECS       seconds of fuzzing per target (60)
@@ -27,15 +29,16 @@
 #                   errors in dependencies (and rebuilds everything once)
 #   FUZZ_MERGE      1 (default): keep new coverage in fuzz/corpus; 0: leave it alone
 #   FUZZ_TIMEOUT    seconds one input may take before it counts as a hang (10)
-#   CARGO_TARGET_DIR  default: $HOME/.cache/quiver/fuzz-target (never the tests' one:
-#                   the fuzzing flags would rebuild it)
+#   QUIVER_FUZZ_TARGET_DIR  the build's target dir ($HOME/.cache/quiver/fuzz-target);
+#                   CARGO_TARGET_DIR is ignored: the fuzzing flags would rebuild the
+#                   tests' target dir
 set -euo pipefail
 
 cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
 REPO_ROOT=$PWD
 
 STATE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/quiver"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$STATE_DIR/fuzz-target}"
+export CARGO_TARGET_DIR="${QUIVER_FUZZ_TARGET_DIR:-$STATE_DIR/fuzz-target}"
 FUZZ_SECS="${FUZZ_SECS:-60}"
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}"
 FUZZ_MERGE="${FUZZ_MERGE:-1}"
@@ -100,12 +103,18 @@ run_target() {
     local status=0 start elapsed runs crash
     mkdir -p "$work" "$WORK_DIR/logs" "$REPO_ROOT/fuzz/artifacts/$target"
 
+    local options=(-timeout="$FUZZ_TIMEOUT")
+    # The formats' keywords, so mutations reach past the parsers' first checks.
+    if [[ -f $REPO_ROOT/fuzz/dicts/$target.dict ]]; then
+        options+=(-dict="$REPO_ROOT/fuzz/dicts/$target.dict")
+    fi
+
     echo "== $target: fuzzing for ${FUZZ_SECS}s (log: $log)"
     start=$SECONDS
     # New inputs go to the first directory (the working corpus); the committed
     # corpus seeds the run and is only read.
     fuzz run "$target" "$work" "$corpus" -- \
-        -max_total_time="$FUZZ_SECS" -timeout="$FUZZ_TIMEOUT" -print_final_stats=1 \
+        -max_total_time="$FUZZ_SECS" -print_final_stats=1 "${options[@]}" \
         >"$log" 2>&1 || status=$?
     elapsed=$((SECONDS - start))
     runs=$(final_stat number_of_executed_units "$log")
@@ -122,10 +131,12 @@ run_target() {
     if [[ $FUZZ_MERGE == 1 ]]; then
         local before
         before=$(files_in "$corpus")
-        # Adds to the committed corpus only the inputs that reach new coverage,
-        # the smallest one for each.
-        fuzz run "$target" "$corpus" "$work" -- -merge=1 -timeout="$FUZZ_TIMEOUT" \
-            >"$log.merge" 2>&1 || {
+        # Adds to the committed corpus only inputs that reach code it does not:
+        # a greedy minimal set (-set_cover_merge, libFuzzer's -merge=1 with a
+        # smaller result) over edges alone (-use_counters=0: how often an edge
+        # runs does not earn an input its place), preferring small inputs.
+        fuzz run "$target" "$corpus" "$work" -- -set_cover_merge=1 -use_counters=0 \
+            -timeout="$FUZZ_TIMEOUT" >"$log.merge" 2>&1 || {
             tail -n 20 "$log.merge" >&2
             die "$target: merging into fuzz/corpus/$target failed (log: $log.merge)"
         }
@@ -169,8 +180,11 @@ main() {
     case $FUZZ_SANITIZER in none | address) ;; *) die "FUZZ_SANITIZER must be none or address" ;; esac
 
     ensure_cargo_fuzz
-    # The same dependency versions as the main workspace (plus libfuzzer-sys).
-    cp "$REPO_ROOT/Cargo.lock" "$REPO_ROOT/fuzz/Cargo.lock"
+    # The same dependency versions as the main workspace (cargo adds
+    # libfuzzer-sys): copied again whenever the workspace's lock file changed.
+    if [[ ! -f $REPO_ROOT/fuzz/Cargo.lock || $REPO_ROOT/Cargo.lock -nt $REPO_ROOT/fuzz/Cargo.lock ]]; then
+        cp "$REPO_ROOT/Cargo.lock" "$REPO_ROOT/fuzz/Cargo.lock"
+    fi
     echo "fuzz: building ${targets[*]} (sanitizer: $FUZZ_SANITIZER; target dir: $CARGO_TARGET_DIR)"
     for target in "${targets[@]}"; do
         fuzz build "$target" || die "building the fuzz target $target failed"

@@ -278,3 +278,247 @@ async fn each_policy_on_push() {
     );
     assert_eq!(online().await, json!(["PRESENT", "NOT_FOUND", "PRESENT"]));
 }
+
+/// `quiver drift` between two windows of the same data, and against a saved
+/// training set: no drift with the defaults; a view's own (strict) thresholds
+/// are honoured and make the command exit 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_between_windows_and_against_a_saved_dataset() {
+    let (_dir, repo) = init_repo(&quiver_testkit::unique_name("quality_drift"), 200, 72);
+    quiver(&repo, &["apply"], &[]);
+    let out = materialize(&repo);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = this_hour();
+    let window = |from: i64, to: i64| {
+        format!(
+            "{}/{}",
+            rfc3339(now - Duration::hours(from)),
+            rfc3339(now - Duration::hours(to))
+        )
+    };
+    let drift = |baseline: &str| {
+        Command::new(env!("CARGO_BIN_EXE_quiver"))
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--json", "drift", "--view", VIEW, "--baseline", baseline])
+            .args(["--current", &window(36, -1)])
+            .env_remove("QUIVER_REGISTRY")
+            .output()
+            .unwrap()
+    };
+
+    let out = drift(&window(72, 36));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["drifted"], false, "{report}");
+    let features: Vec<&str> = report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(features, ["conv_rate", "acc_rate", "avg_daily_trips"]);
+
+    // The same over HTTP, and the statistics.
+    let server = start_server(&repo, &[], &[]);
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(path).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, answer) = get(format!(
+        "{}/drift?view={VIEW}&baseline={}&current={}",
+        server.url,
+        window(72, 36),
+        window(36, -1)
+    ))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // The quantile sketch flips coins: the metrics differ a little run to run,
+    // the verdicts do not.
+    let verdicts = |report: &Value| -> Vec<(String, bool)> {
+        report["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["feature"].as_str().unwrap().to_string(),
+                    f["drifted"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&answer), verdicts(&report));
+    let (status, answer) = get(format!("{}/stats?view={VIEW}", server.url)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer.as_array().unwrap().len(), 3);
+    let (status, answer) = get(format!(
+        "{}/drift?view={VIEW}&baseline=yesterday/today&current={}",
+        server.url,
+        window(36, -1)
+    ))
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].is_string());
+    let (status, _) = get(format!("{}/stats?view=nope", server.url)).await;
+    assert_eq!(status, 404);
+
+    // A saved training set as the baseline.
+    let entities = repo.join("entities.csv");
+    let mut csv = String::from("driver_id,event_timestamp\n");
+    for driver in 1001..1201 {
+        for hours in [40, 50, 60] {
+            csv.push_str(&format!(
+                "{driver},{}\n",
+                rfc3339(now - Duration::hours(hours))
+            ));
+        }
+    }
+    std::fs::write(&entities, csv).unwrap();
+    let training = repo.join("training.parquet");
+    quiver(
+        &repo,
+        &[
+            "historical",
+            "--entities",
+            entities.to_str().unwrap(),
+            "--features",
+            &format!("{VIEW}:conv_rate,{VIEW}:acc_rate,{VIEW}:avg_daily_trips"),
+            "--out",
+            training.to_str().unwrap(),
+            "--save",
+            "baseline_set",
+        ],
+        &[],
+    );
+    let out = drift("baseline_set");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["baseline"], "dataset baseline_set");
+    assert_eq!(report["drifted"], false, "{report}");
+
+    // The view's own thresholds: a KS distance no two samples stay under.
+    let path = repo.join("driver.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(
+            "    ttl: 2d\n",
+            "    ttl: 2d\n    drift: { ks: 0.000001 }\n",
+        ),
+    )
+    .unwrap();
+    quiver(&repo, &["apply"], &[]);
+    let out = drift(&window(72, 36));
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["drifted"], true);
+    assert_eq!(report["thresholds"]["ks"], 0.000001);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("drift over the thresholds"), "{stderr}");
+}
+
+/// `quiver lineage` of a dataset saved after two definition versions and
+/// several runs, and of the view; a later version does not change it.
+#[test]
+fn lineage_of_a_saved_dataset_and_of_a_view() {
+    let (_dir, repo) = init_repo(&quiver_testkit::unique_name("quality_lineage"), 5, 72);
+    quiver(&repo, &["apply"], &[]);
+    let now = this_hour();
+    let span = |from: i64, to: i64| {
+        [
+            rfc3339(now - Duration::hours(from)),
+            rfc3339(now - Duration::hours(to)),
+        ]
+    };
+    let run = |[start, end]: [String; 2]| {
+        quiver(&repo, &["materialize", &start, &end, "--views", VIEW], &[]);
+    };
+    run(span(80, 40));
+    // A second version of the view: one more check.
+    apply_with_policy(&repo, "warn");
+    run(span(40, -1));
+    let entities = repo.join("entities.csv");
+    std::fs::write(
+        &entities,
+        format!(
+            "driver_id,event_timestamp\n1001,{}\n1002,{}\n",
+            rfc3339(now - Duration::hours(50)),
+            rfc3339(now - Duration::hours(2))
+        ),
+    )
+    .unwrap();
+    let out = repo.join("set.parquet");
+    quiver(
+        &repo,
+        &[
+            "historical",
+            "--entities",
+            entities.to_str().unwrap(),
+            "--features",
+            &format!("{VIEW}:conv_rate"),
+            "--out",
+            out.to_str().unwrap(),
+            "--save",
+            "ds",
+        ],
+        &[],
+    );
+    // A third version after the dataset was saved.
+    apply_with_policy(&repo, "drop");
+
+    let lineage: Value =
+        serde_json::from_str(&quiver(&repo, &["--json", "lineage", "ds"], &[])).unwrap();
+    let view = &lineage["views"][0];
+    assert_eq!(view["view"], VIEW);
+    assert_eq!(view["definition_version"], 2, "{lineage}");
+    let windows: Vec<(String, String)> = view["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["window_start"].as_str().unwrap().to_string(),
+                r["window_end"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let [a0, a1] = span(80, 40);
+    let [b0, b1] = span(40, -1);
+    assert_eq!(windows.len(), 2, "{lineage}");
+    assert!(
+        windows.contains(&(a0, a1)) && windows.contains(&(b0, b1)),
+        "{windows:?}"
+    );
+    assert_eq!(view["unexplained_files"], json!([]));
+    for r in view["runs"].as_array().unwrap() {
+        assert_eq!(r["status"], "succeeded");
+        assert!(r["checks"].is_array(), "{r}");
+    }
+
+    let usage: Value =
+        serde_json::from_str(&quiver(&repo, &["--json", "lineage", VIEW], &[])).unwrap();
+    assert_eq!(usage["datasets"], json!(["ds"]));
+    assert_eq!(usage["runs"].as_array().unwrap().len(), 4, "{usage}"); // offline + online, twice
+    let table = quiver(&repo, &["lineage", "ds"], &[]);
+    assert!(table.contains("definition version 2"), "{table}");
+}

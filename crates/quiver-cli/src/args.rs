@@ -57,13 +57,36 @@ pub enum Command {
     Token(TokenArgs),
     /// Show the statistics of a view's features from its latest materialization.
     Stats(StatsArgs),
+    /// Compare a view's features in a window with a baseline; exits 5 on drift.
+    Drift(DriftArgs),
+    /// What built a saved dataset, or what a view fed.
+    Lineage(LineageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// A saved dataset's name, or a feature view's.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The feature view.
+    #[arg(long)]
+    pub view: String,
+    /// What to compare with: START/END (RFC 3339) of the offline store, or a saved dataset's name.
+    #[arg(long)]
+    pub baseline: String,
+    /// The window to judge: START/END (RFC 3339).
+    #[arg(long)]
+    pub current: String,
 }
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// The feature view.
     pub view: String,
-    /// The latest run ending inside [START, END) (RFC 3339) instead of the latest run.
+    /// The latest run whose window ends in (START, END] (RFC 3339) instead of the latest run.
     #[arg(long, num_args = 2, value_names = ["START", "END"])]
     pub window: Vec<String>,
 }

@@ -16,6 +16,8 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 3;
     /// Anything else: an I/O failure or a bug.
     pub const INTERNAL: u8 = 4;
+    /// `quiver drift`: a feature drifted over its thresholds.
+    pub const DRIFT: u8 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,9 @@ pub enum CliError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// Not a failure of the command: what it measured crossed a threshold.
+    #[error("{0}")]
+    Drifted(String),
 }
 
 impl From<StoreError> for CliError {
@@ -61,6 +66,7 @@ impl CliError {
             CliError::Registry(e) if e.is_unavailable() => exit::UNAVAILABLE,
             CliError::Unavailable(_) => exit::UNAVAILABLE,
             CliError::Registry(_) | CliError::Internal(_) => exit::INTERNAL,
+            CliError::Drifted(_) => exit::DRIFT,
         })
     }
 

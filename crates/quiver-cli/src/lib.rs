@@ -59,6 +59,8 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Ingest(args) => commands::ingest::run(global, args).await,
         Command::Token(args) => commands::token::run(global, args),
         Command::Stats(args) => commands::stats::run(global, args).await,
+        Command::Drift(args) => commands::drift::run(global, args).await,
+        Command::Lineage(args) => commands::lineage::run(global, args).await,
     }
 }
 

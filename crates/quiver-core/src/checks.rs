@@ -162,6 +162,39 @@ impl fmt::Display for FeatureRule {
     }
 }
 
+/// Drift thresholds declared on a view (`drift: { psi: 0.2, ks: 0.1,
+/// chi_square_p: 0.01 }`); an absent one takes the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi_square_p: Option<f64>,
+}
+
+/// A drift threshold as written: a number, PSI at least 0, KS and the p-value in [0, 1].
+pub(crate) fn drift_threshold(name: &str, text: &str) -> Result<f64, String> {
+    let value = text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("`{text}` is not a number"))?;
+    let ok = match name {
+        "psi" => value >= 0.0,
+        _ => (0.0..=1.0).contains(&value),
+    };
+    if ok {
+        Ok(value)
+    } else if name == "psi" {
+        Err("a PSI threshold is at least 0".into())
+    } else {
+        Err(format!("a `{name}` threshold is between 0 and 1"))
+    }
+}
+
 /// One check as written, before it is typed against its feature (the parts
 /// are texts: YAML scalars of any kind).
 pub(crate) struct CheckText<'a> {
@@ -309,7 +342,8 @@ pub(crate) fn feature_check(text: &CheckText<'_>, dtype: ValueType) -> CheckResu
             let pattern = text
                 .pattern
                 .ok_or_else(|| (CheckPart::Pattern, "check `regex` needs a `pattern`".into()))?;
-            regex::Regex::new(pattern)
+            // Validated as it runs: anchored to the whole value.
+            regex::Regex::new(&format!("^(?:{pattern})$"))
                 .map_err(|e| (CheckPart::Pattern, format!("invalid regex: {e}")))?;
             FeatureRule::Regex {
                 pattern: pattern.to_string(),

@@ -21,7 +21,7 @@ pub mod ttl;
 mod validate;
 mod yaml;
 
-pub use checks::{CheckPolicy, FeatureCheck, FeatureRule, ViewCheck, ViewRule};
+pub use checks::{CheckPolicy, DriftSpec, FeatureCheck, FeatureRule, ViewCheck, ViewRule};
 pub use config::{KafkaConfig, OnlineStoreConfig, ProjectConfig};
 pub use diff::{ChangeKind, FieldChange, ObjectChange, diff_objects};
 pub use dtype::{ScalarType, ValueType};

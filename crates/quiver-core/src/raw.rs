@@ -70,9 +70,19 @@ pub(crate) struct RawFeatureView {
     pub online: Option<bool>,
     pub features: Spanned<Vec<Spanned<RawFeature>>>,
     pub checks: Option<Vec<Spanned<RawCheck>>>,
+    pub drift: Option<RawDrift>,
     pub description: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// Drift thresholds as written (typed in `checks`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDrift {
+    pub psi: Option<S>,
+    pub ks: Option<S>,
+    pub chi_square_p: Option<S>,
 }
 
 #[derive(Deserialize)]

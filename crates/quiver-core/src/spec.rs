@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::checks::{FeatureCheck, ViewCheck};
+use crate::checks::{DriftSpec, FeatureCheck, ViewCheck};
 use crate::dtype::ValueType;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +133,9 @@ pub struct FeatureViewSpec {
     /// Data-quality checks on the view's rows as a whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<ViewCheck>,
+    /// Thresholds of `quiver drift` for this view's features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

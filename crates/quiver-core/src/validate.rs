@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use marked_yaml::Spanned;
 
-use crate::checks::{self, CheckPart, CheckText};
+use crate::checks::{self, CheckPart, CheckText, DriftSpec};
 use crate::dtype::ValueType;
 use crate::env;
 use crate::error::{DefinitionError, Location};
@@ -618,6 +618,24 @@ impl Validator {
             }
         }
         let view_checks = self.checks(file, &path, raw.checks.as_deref(), checks::view_check);
+        let drift = raw.drift.as_ref().map(|raw| {
+            let mut threshold = |name: &str, text: &Option<S>| {
+                let text = text.as_ref()?;
+                match checks::drift_threshold(name, text) {
+                    Ok(value) => Some(value),
+                    Err(message) => {
+                        let location = self.at(file, text);
+                        self.push(location, format!("{path}.drift.{name}"), message);
+                        None
+                    }
+                }
+            };
+            DriftSpec {
+                psi: threshold("psi", &raw.psi),
+                ks: threshold("ks", &raw.ks),
+                chi_square_p: threshold("chi_square_p", &raw.chi_square_p),
+            }
+        });
 
         (self.errors.len() == before).then(|| FeatureViewSpec {
             name: raw.name.to_string(),
@@ -628,6 +646,7 @@ impl Validator {
             online: raw.online.unwrap_or(true),
             features,
             checks: view_checks,
+            drift,
             description: raw.description.clone(),
             tags: raw.tags.clone(),
         })

@@ -201,23 +201,30 @@ impl OfflineStore {
             let target = writer.dir.join(file_name(&stem, order.is_sorted()));
             finished.push((writer.finish()?, target));
         }
-        let mut written = HashSet::new();
-        for (file, target) in finished {
+        // Everything that reads or writes is done before the first rename:
+        // what replaced files held, and the trimmed copies of older windows'
+        // files. Publishing is then renames and removals only.
+        let written: HashSet<PathBuf> = finished.iter().map(|(_, t)| t.clone()).collect();
+        for (_, target) in &finished {
             // Re-running a window replaces its earlier file of the same name.
-            stats.rows_replaced += stored_rows(&target)?;
-            let path = file.publish(&target)?;
-            written.insert(path.clone());
-            stats.files.push(path);
+            stats.rows_replaced += stored_rows(target)?;
         }
-        // Only now, with the new data in place, drop what it replaces: a crash
-        // before this point leaves duplicates of identical rows, never a gap.
+        let mut trims = Vec::new();
         for old in before.into_iter().filter(|f| !written.contains(&f.path)) {
             // Streamed rows are not the batch source's: a window never replaces them.
             if let FileOrigin::Window(old_window) = &old.origin
                 && old_window.overlaps(&window)
             {
-                stats.rows_replaced += trim(&old.path, old_window, &window)?;
+                trims.push(plan_trim(&old.path, old_window, &window)?);
             }
+        }
+        for (file, target) in finished {
+            stats.files.push(file.publish(&target)?);
+        }
+        // Only now, with the new data in place, drop what it replaces: a crash
+        // in between leaves duplicates of identical rows, never a gap.
+        for trim in trims {
+            stats.rows_replaced += trim.apply()?;
         }
         Ok(stats)
     }
@@ -345,18 +352,19 @@ impl DayWriter {
         schema: &arrow::datatypes::SchemaRef,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-        let temp = dir.join(format!(".{stem}.{}{TEMP_SUFFIX}", std::process::id()));
+        let temp = dir.join(temporary_name(stem));
         let file = File::create(&temp).map_err(|e| write_error(&temp, e))?;
-        let mut writer = Self {
-            dir: dir.to_path_buf(),
-            temp,
-            writer: None,
-        };
-        writer.writer = Some(
-            ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
-                .map_err(|e| write_error(&writer.temp, e))?,
-        );
-        Ok(writer)
+        match ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())) {
+            Ok(writer) => Ok(Self {
+                dir: dir.to_path_buf(),
+                temp,
+                writer: Some(writer),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(write_error(&temp, e))
+            }
+        }
     }
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -426,6 +434,23 @@ impl Drop for FinishedFile {
 /// The end of every temporary's name.
 const TEMP_SUFFIX: &str = ".tmp";
 
+/// `.STEM.HOST.PID.SEQ.tmp`: whose it is (a store may be shared by hosts or
+/// containers, and one process may write the same stem twice at once).
+fn temporary_name(stem: &str) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        ".{stem}.{}.{}.{seq}{TEMP_SUFFIX}",
+        name_safe_host(),
+        std::process::id()
+    )
+}
+
+/// This host's name as it can stand between dots in a file name.
+fn name_safe_host() -> String {
+    quiver_core::process::hostname().replace(['.', '/'], "_")
+}
+
 /// Removes the temporaries that processes of this machine which have ended
 /// left in `view_dir` (a killed materialization or ingest); returns how many.
 /// Temporaries of live processes, or of unknown ones, are left alone.
@@ -440,23 +465,32 @@ pub(crate) fn remove_abandoned_temporaries(view_dir: &Path) -> Result<usize> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Some(pid) = temporary_owner(&path) else {
+            let Some((host, pid)) = temporary_owner(&path) else {
                 continue;
             };
-            if quiver_core::process::is_alive(pid) == Some(false) {
-                std::fs::remove_file(&path).map_err(|e| write_error(&path, e))?;
-                removed += 1;
+            if host == name_safe_host() && quiver_core::process::is_alive(pid) == Some(false) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    // Another process cleaned it up first.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(write_error(&path, e)),
+                }
             }
         }
     }
     Ok(removed)
 }
 
-/// The process id in a temporary's name (`.STEM.PID.tmp`).
-fn temporary_owner(path: &Path) -> Option<u32> {
+/// The host and process id in a temporary's name (`.STEM.HOST.PID.SEQ.tmp`).
+fn temporary_owner(path: &Path) -> Option<(String, u32)> {
     let name = path.file_name()?.to_str()?;
     let rest = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
-    rest.rsplit_once('.')?.1.parse().ok()
+    let mut parts = rest.rsplitn(4, '.');
+    let _seq: u64 = parts.next()?.parse().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    let host = parts.next()?.to_string();
+    parts.next()?; // the stem
+    Some((host, pid))
 }
 
 /// Rows in a stored file (0 when there is none), from its footer.
@@ -479,10 +513,46 @@ fn stored_rows(path: &Path) -> Result<u64> {
     }
 }
 
-/// Removes the rows of the file at `path` (written for `old_window`) inside
-/// `window`; returns how many were removed.
-fn trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<u64> {
-    let remove = |path: &Path| std::fs::remove_file(path).map_err(|e| write_error(path, e));
+/// What replacing a window does to an older window's file, prepared (any
+/// trimmed copy already written and synced) before anything is published.
+enum Trim {
+    Untouched,
+    Remove {
+        path: PathBuf,
+        rows: u64,
+    },
+    Replace {
+        copy: FinishedFile,
+        path: PathBuf,
+        removed: u64,
+    },
+}
+
+impl Trim {
+    /// Carries it out (a removal or a rename); returns the rows removed.
+    fn apply(self) -> Result<u64> {
+        match self {
+            Trim::Untouched => Ok(0),
+            Trim::Remove { path, rows } => {
+                std::fs::remove_file(&path).map_err(|e| write_error(&path, e))?;
+                Ok(rows)
+            }
+            Trim::Replace {
+                copy,
+                path,
+                removed,
+            } => {
+                // Filtering keeps the order, so the file keeps its name (and its sortedness).
+                copy.publish(&path)?;
+                Ok(removed)
+            }
+        }
+    }
+}
+
+/// Prepares removing the rows of the file at `path` (written for
+/// `old_window`) that lie inside `window`.
+fn plan_trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<Trim> {
     let open = File::open(path).map_err(|source| OfflineError::Io {
         path: path.to_path_buf(),
         source,
@@ -495,8 +565,10 @@ fn trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<u64
         })?;
     if window.covers(old_window) {
         let rows: usize = reader.map(|b| b.map(|b| b.num_rows()).unwrap_or(0)).sum();
-        remove(path)?;
-        return Ok(rows as u64);
+        return Ok(Trim::Remove {
+            path: path.to_path_buf(),
+            rows: rows as u64,
+        });
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("file");
@@ -521,19 +593,20 @@ fn trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<u64
             }
         }
     }
-    if removed == 0 {
-        // Nothing of this file is inside the window: leave it as it was (the
+    Ok(match writer {
+        // Nothing of this file is inside the window: it stays as it is (the
         // unfinished copy removes itself).
-        return Ok(0);
-    }
-    match writer {
-        // Filtering keeps the order, so the file keeps its name (and its sortedness).
-        Some(w) => {
-            w.commit(path)?;
-        }
-        None => remove(path)?,
-    }
-    Ok(removed)
+        _ if removed == 0 => Trim::Untouched,
+        Some(w) => Trim::Replace {
+            copy: w.finish()?,
+            path: path.to_path_buf(),
+            removed,
+        },
+        None => Trim::Remove {
+            path: path.to_path_buf(),
+            rows: removed,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -551,9 +624,23 @@ mod tests {
             assert_eq!(origin_of(Path::new(&unsorted)), Some((window, false)));
         }
         assert_eq!(origin_of(Path::new(".w_1_2.parquet.7.tmp")), None);
-        assert_eq!(temporary_owner(Path::new(".w_-5_10.4321.tmp")), Some(4321));
-        assert_eq!(temporary_owner(Path::new(".k_a.b_0_1_2.77.tmp")), Some(77));
+        let host = |h: &str| Some((h.to_string(), 4321));
+        assert_eq!(
+            temporary_owner(Path::new(".w_-5_10.box.4321.0.tmp")),
+            host("box")
+        );
+        assert_eq!(
+            temporary_owner(Path::new(".k_a.b_0_1_2.node_1.4321.9.tmp")),
+            host("node_1")
+        );
+        assert_eq!(temporary_owner(Path::new(".w_1_2.4321.tmp")), None);
         assert_eq!(temporary_owner(Path::new("w_1_2.parquet")), None);
+        let name = temporary_name("w_1_2.unsorted");
+        assert_eq!(
+            temporary_owner(Path::new(&name)),
+            Some((name_safe_host(), std::process::id()))
+        );
+        assert_ne!(temporary_name("w_1_2"), temporary_name("w_1_2"));
     }
 
     #[test]

@@ -361,6 +361,7 @@ mod tests {
                 }],
                 description: None,
                 checks: Vec::new(),
+                drift: None,
                 tags: Default::default(),
             }],
             feature_services: vec![],

@@ -109,6 +109,7 @@ fn spec(views: &[ViewCase]) -> RepoSpec {
                 }],
                 description: None,
                 checks: Vec::new(),
+                drift: None,
                 tags: Default::default(),
             })
             .collect(),

@@ -149,6 +149,7 @@ fn repo(source: SourceSpec, features: &[(&str, &str)]) -> RepoSpec {
                 .collect(),
             description: None,
             checks: Vec::new(),
+            drift: None,
             tags: Default::default(),
         }],
         sources: vec![source],

@@ -7,14 +7,12 @@
 //! Checks on the rows together (`max_null_fraction`, `not_empty`) are judged
 //! by [`ViewChecks::finish`] over everything one [`CheckTally`] saw.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::hash::{Hash, Hasher};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Float64Type};
+use arrow::datatypes::{DataType, Float32Type, Float64Type};
 use arrow::row::{RowConverter, SortField};
 use quiver_core::{CheckPolicy, FeatureCheck, FeatureRule, FeatureViewSpec, ViewRule};
 use serde::{Deserialize, Serialize};
@@ -57,8 +55,9 @@ pub struct CheckTally {
     rows: u64,
     nulls: BTreeMap<String, u64>,
     violations: BTreeMap<String, (CheckPolicy, u64)>,
-    /// Hashes of (keys, event time) seen, for `unique`.
-    seen: HashSet<u64>,
+    /// The (keys, event time) of every row kept, for `unique` (memory grows
+    /// with the rows checked together: a window, a push).
+    seen: HashSet<Box<[u8]>>,
 }
 
 impl CheckTally {
@@ -174,18 +173,15 @@ impl ViewChecks {
         tally: &mut CheckTally,
     ) -> Result<Checked, CheckFailure> {
         let rows = batch.num_rows();
-        tally.rows += rows as u64;
         let mut dropped_by: Vec<Option<&str>> = vec![None; rows];
         for compiled in &self.features {
+            if !compiled.check.rule.is_per_row() {
+                continue;
+            }
             let column = column(batch, &compiled.feature).map_err(|detail| CheckFailure {
                 check: compiled.name.clone(),
                 detail,
             })?;
-            if !compiled.check.rule.is_per_row() {
-                *tally.nulls.entry(compiled.feature.clone()).or_insert(0) +=
-                    column.null_count() as u64;
-                continue;
-            }
             let violated = violations(compiled, column).map_err(|detail| CheckFailure {
                 check: compiled.name.clone(),
                 detail,
@@ -210,7 +206,7 @@ impl ViewChecks {
         }
         if let Some(policy) = self.unique {
             let violated = self
-                .duplicates(batch, tally)
+                .duplicates(batch, &dropped_by, tally)
                 .map_err(|detail| CheckFailure {
                     check: "view:unique".into(),
                     detail,
@@ -231,17 +227,28 @@ impl ViewChecks {
             .enumerate()
             .filter_map(|(i, by)| by.map(|by| (i, by.to_string())))
             .collect();
-        if dropped.is_empty() {
-            return Ok(Checked {
-                batch: batch.clone(),
-                dropped,
-            });
+        let kept = if dropped.is_empty() {
+            batch.clone()
+        } else {
+            let keep: BooleanArray = dropped_by.iter().map(|by| Some(by.is_none())).collect();
+            filter_record_batch(batch, &keep).map_err(|e| CheckFailure {
+                check: dropped[0].1.clone(),
+                detail: e.to_string(),
+            })?
+        };
+        // The checks on the rows together judge what is kept.
+        tally.rows += kept.num_rows() as u64;
+        let mut counted = HashSet::new();
+        for compiled in &self.features {
+            if compiled.check.rule.is_per_row() || !counted.insert(compiled.feature.as_str()) {
+                continue;
+            }
+            let column = column(&kept, &compiled.feature).map_err(|detail| CheckFailure {
+                check: compiled.name.clone(),
+                detail,
+            })?;
+            *tally.nulls.entry(compiled.feature.clone()).or_insert(0) += column.null_count() as u64;
         }
-        let keep: BooleanArray = dropped_by.iter().map(|by| Some(by.is_none())).collect();
-        let kept = filter_record_batch(batch, &keep).map_err(|e| CheckFailure {
-            check: dropped[0].1.clone(),
-            detail: e.to_string(),
-        })?;
         Ok(Checked {
             batch: kept,
             dropped,
@@ -280,9 +287,15 @@ impl ViewChecks {
         }
     }
 
-    /// Rows whose (keys, event time) an earlier row (of this batch or an
-    /// earlier one of the tally) already had.
-    fn duplicates(&self, batch: &RecordBatch, tally: &mut CheckTally) -> Result<Vec<bool>, String> {
+    /// Rows whose (keys, event time) an earlier kept row (of this batch or an
+    /// earlier one of the tally) already had; rows other checks dropped are
+    /// neither judged nor remembered.
+    fn duplicates(
+        &self,
+        batch: &RecordBatch,
+        dropped_by: &[Option<&str>],
+        tally: &mut CheckTally,
+    ) -> Result<Vec<bool>, String> {
         let columns: Vec<ArrayRef> = self
             .identity
             .iter()
@@ -298,11 +311,8 @@ impl ViewChecks {
             .map_err(|e| e.to_string())?;
         Ok(encoded
             .iter()
-            .map(|row| {
-                let mut hasher = DefaultHasher::new();
-                row.as_ref().hash(&mut hasher);
-                !tally.seen.insert(hasher.finish())
-            })
+            .zip(dropped_by)
+            .map(|(row, dropped)| dropped.is_none() && !tally.seen.insert(row.as_ref().into()))
             .collect())
     }
 
@@ -357,20 +367,8 @@ fn violations(compiled: &Compiled, column: &ArrayRef) -> Result<Vec<bool>, Strin
     let valid = |i: usize| column.is_valid(i);
     Ok(match &compiled.check.rule {
         FeatureRule::NotNull => (0..rows).map(|i| !valid(i)).collect(),
-        FeatureRule::Min { value } => {
-            let numbers = numbers(column)?;
-            let numbers = numbers.as_primitive::<Float64Type>();
-            (0..rows)
-                .map(|i| valid(i) && numbers.value(i) < *value)
-                .collect()
-        }
-        FeatureRule::Max { value } => {
-            let numbers = numbers(column)?;
-            let numbers = numbers.as_primitive::<Float64Type>();
-            (0..rows)
-                .map(|i| valid(i) && numbers.value(i) > *value)
-                .collect()
-        }
+        FeatureRule::Min { value } => outside(column, |x| x < *value as f32, |x| x < *value)?,
+        FeatureRule::Max { value } => outside(column, |x| x > *value as f32, |x| x > *value)?,
         FeatureRule::Allowed { values } => allowed(column, values)?,
         FeatureRule::MinLength { value } => lengths(column)?
             .map(|len| len.is_some_and(|len| len < *value))
@@ -391,6 +389,30 @@ fn violations(compiled: &Compiled, column: &ArrayRef) -> Result<Vec<bool>, Strin
         }
         FeatureRule::MaxNullFraction { .. } => vec![false; rows],
     })
+}
+
+/// Rows whose value is beyond a bound: float32 values are compared with the
+/// bound as float32 (`f32_beyond`: a stored `0.1f32` is not above `max: 0.1`),
+/// others as float64 (`beyond`); NaN is always beyond.
+fn outside(
+    column: &ArrayRef,
+    f32_beyond: impl Fn(f32) -> bool,
+    beyond: impl Fn(f64) -> bool,
+) -> Result<Vec<bool>, String> {
+    let rows = column.len();
+    if column.data_type() == &DataType::Float32 {
+        let values = column.as_primitive::<Float32Type>();
+        return Ok((0..rows)
+            .map(|i| {
+                values.is_valid(i) && (values.value(i).is_nan() || f32_beyond(values.value(i)))
+            })
+            .collect());
+    }
+    let numbers = numbers(column)?;
+    let values = numbers.as_primitive::<Float64Type>();
+    Ok((0..rows)
+        .map(|i| values.is_valid(i) && (values.value(i).is_nan() || beyond(values.value(i))))
+        .collect())
 }
 
 fn numbers(column: &ArrayRef) -> Result<ArrayRef, String> {
@@ -427,6 +449,17 @@ fn allowed(column: &ArrayRef, values: &[serde_json::Value]) -> Result<Vec<bool>,
             let texts = texts.as_string::<i32>();
             (0..rows)
                 .map(|i| texts.is_valid(i) && !set.contains(texts.value(i)))
+                .collect()
+        }
+        DataType::Float32 => {
+            let set: Vec<f32> = values
+                .iter()
+                .filter_map(|v| v.as_f64())
+                .map(|v| v as f32)
+                .collect();
+            let floats = column.as_primitive::<Float32Type>();
+            (0..rows)
+                .map(|i| floats.is_valid(i) && !set.contains(&floats.value(i)))
                 .collect()
         }
         _ => {
@@ -487,6 +520,7 @@ mod tests {
                 feature("segment", ScalarType::String),
             ],
             checks: view_checks,
+            drift: None,
             description: None,
             tags: Default::default(),
         }
@@ -577,6 +611,38 @@ mod tests {
         assert_eq!(error.check, "rate:min");
         assert!(error.detail.contains("1 of 4 rows"), "{}", error.detail);
         assert!(error.detail.contains("value -1"), "{}", error.detail);
+    }
+
+    #[test]
+    fn float32_values_meet_their_bounds_and_nan_never_does() {
+        let spec = view(
+            vec![
+                ("rate", FeatureRule::Max { value: 0.1 }, CheckPolicy::Warn),
+                (
+                    "rate",
+                    FeatureRule::Allowed {
+                        values: vec![serde_json::json!(0.1)],
+                    },
+                    CheckPolicy::Warn,
+                ),
+            ],
+            vec![],
+        );
+        let rows = batch(
+            &[1, 2],
+            &[1, 1],
+            &[Some(0.1), Some(f32::NAN)],
+            &[None, None],
+        );
+        let mut tally = CheckTally::default();
+        checks(&spec).check(&rows, &mut tally).expect("checked");
+        let counts: BTreeMap<String, u64> = tally
+            .counts()
+            .into_iter()
+            .map(|c| (c.check, c.violations))
+            .collect();
+        assert_eq!(counts["rate:max"], 1, "only NaN is over 0.1");
+        assert_eq!(counts["rate:allowed"], 1, "0.1f32 is the allowed 0.1");
     }
 
     #[test]
@@ -679,5 +745,38 @@ mod tests {
             ]
         );
         assert!(!checks.is_empty());
+    }
+
+    #[test]
+    fn rows_dropped_by_a_check_count_neither_for_unique_nor_for_not_empty() {
+        let spec = view(
+            vec![("rate", FeatureRule::NotNull, CheckPolicy::Drop)],
+            vec![
+                ViewCheck {
+                    rule: ViewRule::Unique,
+                    policy: CheckPolicy::Drop,
+                },
+                ViewCheck {
+                    rule: ViewRule::NotEmpty,
+                    policy: CheckPolicy::Fail,
+                },
+            ],
+        );
+        let checks = checks(&spec);
+        let mut tally = CheckTally::default();
+        let twins = batch(&[1, 1], &[10, 10], &[None, Some(0.5)], &[None; 2]);
+        let checked = checks.check(&twins, &mut tally).expect("checked");
+        assert_eq!(checked.dropped, vec![(0, "rate:not_null".to_string())]);
+        let mut all_dropped = CheckTally::default();
+        checks
+            .check(&batch(&[2], &[1], &[None], &[None]), &mut all_dropped)
+            .expect("checked");
+        assert_eq!(
+            checks
+                .finish(&mut all_dropped)
+                .expect_err("nothing kept")
+                .check,
+            "view:not_empty"
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::state::AppState;
 fn required_scope(route: &str) -> Option<Scope> {
     match route {
         "/get-online-features" => Some(Scope::ReadOnline),
-        "/get-historical-features" => Some(Scope::ReadOffline),
+        "/get-historical-features" | "/stats" | "/drift" => Some(Scope::ReadOffline),
         "/push" | "/materialize" | "/materialize-incremental" => Some(Scope::Write),
         _ => None,
     }

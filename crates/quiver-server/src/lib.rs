@@ -16,6 +16,7 @@ mod observe;
 mod online;
 mod openapi;
 mod push;
+mod quality;
 mod state;
 mod tls;
 
@@ -58,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ingest-stats", get(push::ingest_stats))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route("/stats", get(quality::stats))
+        .route("/drift", get(quality::drift))
         // Layers run outside in: the request is observed (id, latency) even
         // when the token check refuses it.
         .route_layer(axum::middleware::from_fn_with_state(

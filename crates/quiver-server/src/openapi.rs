@@ -46,6 +46,8 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
         crate::historical::get_historical_features,
         crate::push::push,
         crate::push::ingest_stats,
+        crate::quality::stats,
+        crate::quality::drift,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]

@@ -2,11 +2,13 @@
 //! config, registry and applied definitions, and the operations on them
 //! (materialization runs, training sets with lineage).
 
+mod drift;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod heartbeat;
 mod ingest;
+mod lineage;
 mod materialize;
 mod online;
 mod quality;
@@ -14,16 +16,19 @@ mod store;
 mod time;
 mod training;
 
+pub use drift::{Baseline, DriftReport, parse_window};
 pub use error::{ErrorClass, Result, StoreError};
 pub use ingest::{
     IngestSnapshot, IngestStats, IngestView, PushOutcome, PushRequest, RejectReason, Rejected,
     RowDecoder, RowsWritten, WriteTarget,
 };
+pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;
 pub use online::{
     OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,
     key_from_json,
 };
+pub use quiver_registry::FeatureStatistics;
 pub use store::{Applied, FeatureStore};
 pub use time::rfc3339;
 pub use training::TrainingSet;

@@ -106,14 +106,17 @@ impl FeatureStore {
             .await;
             drop(beat);
             let quality = quality.report();
-            self.record_quality(&run_id, &quality).await?;
+            // Best effort: the run's outcome is recorded whatever happens here.
+            if let Err(error) = self.record_quality(&run_id, &quality).await {
+                tracing::warn!(run = %run_id, %error, "the run's checks and statistics were not recorded");
+            }
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match outcome {
                 Ok(outcome) => {
-                    let rows = i64::try_from(outcome.rows).unwrap_or(i64::MAX);
+                    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                     let result = RunResult::Succeeded {
-                        rows_read: rows,
-                        rows_written: rows,
+                        rows_read: count(quality.rows_read),
+                        rows_written: count(outcome.rows),
                         duration_ms: duration_ms as i64,
                     };
                     self.registry.finish_run(&run_id, &result).await?;

@@ -15,11 +15,14 @@ pub(crate) struct QualityPass {
     checks: ViewChecks,
     tally: CheckTally,
     stats: Vec<(String, FeatureStats)>,
+    /// Rows judged, before any was dropped.
+    rows_read: u64,
 }
 
 /// What a pass counted and measured.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QualityReport {
+    pub rows_read: u64,
     pub checks: Vec<CheckCount>,
     pub stats: BTreeMap<String, StatsSummary>,
 }
@@ -47,6 +50,7 @@ impl QualityPass {
             checks,
             tally: CheckTally::default(),
             stats,
+            rows_read: 0,
         })
     }
 
@@ -57,6 +61,7 @@ impl QualityPass {
 
     /// Judges `batch` and measures the rows kept.
     pub(crate) fn check(&mut self, batch: &RecordBatch) -> Result<Checked> {
+        self.rows_read += batch.num_rows() as u64;
         let checked = self
             .checks
             .check(batch, &mut self.tally)
@@ -80,6 +85,7 @@ impl QualityPass {
 
     pub(crate) fn report(&self) -> QualityReport {
         QualityReport {
+            rows_read: self.rows_read,
             checks: self.tally.counts(),
             stats: self
                 .stats

@@ -2,9 +2,11 @@
 
 pub mod apply;
 pub mod describe;
+pub mod drift;
 pub mod historical;
 pub mod ingest;
 pub mod init;
+pub mod lineage;
 pub mod list;
 pub mod materialize;
 pub mod online;

@@ -320,6 +320,7 @@ mod tests {
             .collect(),
             description: None,
             checks: Vec::new(),
+            drift: None,
             tags: Default::default(),
         };
         let keys = [JoinKey {

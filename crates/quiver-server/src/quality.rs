@@ -1,0 +1,82 @@
+//! Data quality over HTTP: `GET /stats` (a view's latest feature statistics)
+//! and `GET /drift` (a window against a baseline), as `quiver stats` and
+//! `quiver drift --json` print them.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use quiver_store::{Baseline, DriftReport, FeatureStatistics, parse_window};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    /// The feature view.
+    pub view: String,
+    /// Only a run whose window ends in (START, END]: `START/END`, RFC 3339.
+    pub window: Option<String>,
+}
+
+#[utoipa::path(get, path = "/stats", params(StatsParams), responses(
+    (status = 200, description = "Per feature: the run, its window and the statistics (count, nulls, min, max, mean, stddev, distinct, quantiles, histogram, categories)"),
+    (status = 404, description = "No statistics of that view", body = crate::openapi::ErrorBody)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    Query(params): Query<StatsParams>,
+) -> Result<Json<Vec<FeatureStatistics>>, ApiError> {
+    let window = params
+        .window
+        .as_deref()
+        .map(parse_window)
+        .transpose()?
+        .map(|w| (w.start_us, w.end_us));
+    let stats = state
+        .store
+        .registry
+        .latest_statistics(state.store.project(), &params.view, window)
+        .await
+        .map_err(quiver_store::StoreError::from)?;
+    if stats.is_empty() {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: format!(
+                "no statistics of view `{}`: materialize it first",
+                params.view
+            ),
+        });
+    }
+    Ok(Json(stats))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DriftParams {
+    /// The feature view.
+    pub view: String,
+    /// `START/END` (RFC 3339) of the offline store, or a saved dataset's name.
+    pub baseline: String,
+    /// The window judged: `START/END` (RFC 3339).
+    pub current: String,
+}
+
+#[utoipa::path(get, path = "/drift", params(DriftParams), responses(
+    (status = 200, description = "Per feature the metrics (PSI and KS, or chi-square and PSI), their thresholds and verdicts, and `drifted`"),
+    (status = 400, description = "A bad request", body = crate::openapi::ErrorBody)))]
+pub async fn drift(
+    State(state): State<AppState>,
+    Query(params): Query<DriftParams>,
+) -> Result<Json<DriftReport>, ApiError> {
+    let baseline = Baseline::parse(&params.baseline)?;
+    let current = parse_window(&params.current)?;
+    let applied = state.applied()?;
+    Ok(Json(
+        state
+            .store
+            .drift(&applied, &params.view, &baseline, current)
+            .await?,
+    ))
+}
