@@ -277,6 +277,20 @@ async fn each_policy_on_push() {
         "{outcome}"
     );
     assert_eq!(online().await, json!(["PRESENT", "NOT_FOUND", "PRESENT"]));
+    let metrics = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"quiver_check_violations_total{view="pushed",check="acc_rate:max",policy="drop"} 1"#
+        ),
+        "{metrics}"
+    );
 }
 
 /// `quiver drift` between two windows of the same data, and against a saved

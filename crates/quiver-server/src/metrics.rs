@@ -54,7 +54,16 @@ pub struct Metrics {
     registry: Registry,
     requests: LatencyFamily,
     materialized_rows: Family<ViewLabels, Counter>,
+    check_violations: Family<CheckLabels, Counter>,
     ingest: IngestGauges,
+}
+
+/// One data-quality check of one view, and its policy.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    view: String,
+    check: String,
+    policy: String,
 }
 
 impl Default for Metrics {
@@ -82,6 +91,12 @@ impl Metrics {
             "materialized_rows",
             "Rows materialized into the offline store through this server, by view",
             materialized_rows.clone(),
+        );
+        let check_violations = Family::<CheckLabels, Counter>::default();
+        registry.register(
+            "check_violations",
+            "Rows that violated a data-quality check in materializations and pushes through this server, by view, check and policy",
+            check_violations.clone(),
         );
         let ingest = IngestGauges::default();
         let gauges: [(&str, &str, &Gauge<u64, AtomicU64>); 6] = [
@@ -133,6 +148,7 @@ impl Metrics {
             registry,
             requests,
             materialized_rows,
+            check_violations,
             ingest,
         }
     }
@@ -154,6 +170,19 @@ impl Metrics {
                     view: report.view.clone(),
                 })
                 .inc_by(report.rows);
+            self.observe_checks(&report.view, &report.checks);
+        }
+    }
+
+    pub fn observe_checks(&self, view: &str, checks: &[quiver_store::CheckCount]) {
+        for count in checks {
+            self.check_violations
+                .get_or_create(&CheckLabels {
+                    view: view.to_string(),
+                    check: count.check.clone(),
+                    policy: count.policy.as_str().to_string(),
+                })
+                .inc_by(count.violations);
         }
     }
 

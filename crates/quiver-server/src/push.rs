@@ -28,7 +28,11 @@ pub async fn push(
         )));
     }
     let applied = state.applied()?;
-    Ok(Json(state.store.push(&applied, &request).await?))
+    let outcome = state.store.push(&applied, &request).await?;
+    for (view, checks) in &outcome.checks {
+        state.metrics.observe_checks(view, checks);
+    }
+    Ok(Json(outcome))
 }
 
 #[utoipa::path(get, path = "/ingest-stats",

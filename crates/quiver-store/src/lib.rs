@@ -28,6 +28,7 @@ pub use online::{
     OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,
     key_from_json,
 };
+pub use quiver_quality::checks::CheckCount;
 pub use quiver_registry::FeatureStatistics;
 pub use store::{Applied, FeatureStore};
 pub use time::rfc3339;
