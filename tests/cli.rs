@@ -222,13 +222,13 @@ fn a_view_is_checked_against_its_source_columns() {
     let (_dir, repo) = init();
     edit(
         &repo.join("driver.yaml"),
-        "      - { name: avg_daily_trips, dtype: int64 }",
-        "      - { name: avg_daily_trips, dtype: int64 }\n      - { name: rating, dtype: float32 }",
+        "      - name: avg_daily_trips\n",
+        "      - { name: rating, dtype: float32 }\n      - name: avg_daily_trips\n",
     );
     let run = quiver(&repo, &["apply"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("driver.yaml:41:")
+        run.stderr.contains("driver.yaml:50:")
             && run
                 .stderr
                 .contains("feature_views[driver_hourly_stats].features[rating]"),
@@ -248,8 +248,8 @@ fn a_view_is_checked_against_its_source_columns() {
     );
     edit(
         &repo.join("driver.yaml"),
-        "{ name: avg_daily_trips, dtype: int64 }",
-        "{ name: avg_daily_trips, dtype: int32 }",
+        "name: avg_daily_trips\n        dtype: int64",
+        "name: avg_daily_trips\n        dtype: int32",
     );
     let run = quiver(&repo, &["apply"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -263,8 +263,8 @@ fn a_view_is_checked_against_its_source_columns() {
     // A source that cannot be read yet is a warning, not an error.
     edit(
         &repo.join("driver.yaml"),
-        "{ name: avg_daily_trips, dtype: int32 }",
-        "{ name: avg_daily_trips, dtype: int64 }",
+        "name: avg_daily_trips\n        dtype: int32",
+        "name: avg_daily_trips\n        dtype: int64",
     );
     std::fs::remove_file(repo.join("data/driver_stats.parquet")).unwrap();
     let run = quiver(&repo, &["apply"]);
@@ -337,10 +337,16 @@ fn a_postgres_source_is_checked_against_the_real_table() {
         String::from_utf8_lossy(&run.stderr)
     );
 
+    // A string conv_rate, without the numeric checks a string cannot have.
     edit(
         &repo.join("driver.yaml"),
-        "{ name: conv_rate, dtype: float32 }",
-        "{ name: conv_rate, dtype: string }",
+        "          - { check: min, value: 0 }\n          - { check: max, value: 1 }\n",
+        "",
+    );
+    edit(
+        &repo.join("driver.yaml"),
+        "name: conv_rate\n        dtype: float32",
+        "name: conv_rate\n        dtype: string",
     );
     let run = Command::new(env!("CARGO_BIN_EXE_quiver"))
         .args(["--repo", repo.to_str().unwrap(), "apply"])
