@@ -27,7 +27,7 @@ pub use engine::{EngineConfig, session};
 pub use error::{OfflineError, Result};
 pub use materialize::{MaterializeOutcome, materialize_view};
 pub use parquet_files::{ParquetFile, list_parquet_files};
-pub use scan::scan_view;
+pub use scan::{in_window, scan_view};
 pub use schema::{SourceColumn, StoredType, inspect_source, quote_table};
 pub use source::read_source;
 pub use store::{

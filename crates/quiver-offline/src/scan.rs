@@ -1,6 +1,7 @@
 //! Reading a view's stored rows back: filtered, projected and ordered.
 
-use datafusion::logical_expr::{Expr, SortExpr, ident};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, SortExpr, ident, lit};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -8,6 +9,20 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use crate::error::Result;
 use crate::store::OfflineStore;
 use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema, storage_order};
+use crate::window::TimeWindow;
+
+/// The rows whose event time is inside `window` (start included, end not).
+pub fn in_window(window: TimeWindow) -> Expr {
+    let at = |us: i64| {
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(us),
+            Some("UTC".into()),
+        ))
+    };
+    ident(EVENT_TS)
+        .gt_eq(at(window.start_us))
+        .and(ident(EVENT_TS).lt(at(window.end_us)))
+}
 
 /// The view's stored rows matching `keep`, with its keys, both timestamps and
 /// `features`, in storage order (or in `order` when given).

@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{ident, lit};
 use futures::StreamExt;
-use quiver_offline::{EVENT_TS, TimeWindow, ViewSchema, scan_view};
+use quiver_offline::{TimeWindow, ViewSchema, in_window, scan_view};
 use quiver_quality::{DriftThresholds, DriftVerdict, FeatureStats, StatsSummary, detect_drift};
 use serde::Serialize;
 
@@ -108,15 +106,7 @@ impl FeatureStore {
         window: TimeWindow,
     ) -> Result<BTreeMap<String, StatsSummary>> {
         let ctx = self.engine()?;
-        let at = |us: i64| {
-            lit(ScalarValue::TimestampMicrosecond(
-                Some(us),
-                Some("UTC".into()),
-            ))
-        };
-        let keep = ident(EVENT_TS)
-            .gt_eq(at(window.start_us))
-            .and(ident(EVENT_TS).lt(at(window.end_us)));
+        let keep = in_window(window);
         let names: Vec<String> = view.view.features.iter().map(|f| f.name.clone()).collect();
         let mut stream = scan_view(&ctx, &self.offline_store(), view, keep, &names, None).await?;
         let mut stats = accumulators(view, |name| name.to_string())?;

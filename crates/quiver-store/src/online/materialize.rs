@@ -3,11 +3,9 @@
 
 use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use arrow::row::{OwnedRow, RowConverter, SortField};
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{ident, lit};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use quiver_offline::{CREATED_TS, EVENT_TS, TimeWindow, ViewSchema, scan_view};
+use quiver_offline::{CREATED_TS, EVENT_TS, TimeWindow, ViewSchema, in_window, scan_view};
 use quiver_online::{EntityKey, OnlineRow, OnlineStore, Value, ViewMeta, WriteReport};
 use serde::Serialize;
 
@@ -46,15 +44,7 @@ impl FeatureStore {
         on_rows: &(dyn Fn(u64) + Sync),
     ) -> Result<OnlineWrite> {
         let online = self.online().await?;
-        let at = |us: i64| {
-            lit(ScalarValue::TimestampMicrosecond(
-                Some(us),
-                Some("UTC".into()),
-            ))
-        };
-        let keep = ident(EVENT_TS)
-            .gt_eq(at(window.start_us))
-            .and(ident(EVENT_TS).lt(at(window.end_us)));
+        let keep = in_window(window);
         let features: Vec<String> = view.view.features.iter().map(|f| f.name.clone()).collect();
         let mut stream = scan_view(ctx, &self.offline_store(), view, keep, &features, None).await?;
         let meta = view_meta(view);
