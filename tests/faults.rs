@@ -22,7 +22,7 @@ use chrono::Duration as Span;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use common::{init_repo, quiver, rfc3339, this_hour};
+use common::{historical, init_repo, quiver, rfc3339, this_hour};
 
 const VIEW: &str = "driver_hourly_stats";
 
@@ -405,17 +405,11 @@ fn a_read_only_offline_store_fails_cleanly_and_stays_readable() {
     )
     .unwrap();
     let training = repo.join("training.json");
-    quiver(
+    historical(
         &repo,
-        &[
-            "historical",
-            "--entities",
-            entities.to_str().unwrap(),
-            "--features",
-            &format!("{VIEW}:conv_rate"),
-            "--out",
-            training.to_str().unwrap(),
-        ],
+        &entities,
+        &format!("{VIEW}:conv_rate"),
+        &training,
         &[],
     );
     let text = std::fs::read_to_string(&training).unwrap();

@@ -16,7 +16,7 @@ use chrono::Duration;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use common::{init_repo, quiver, rfc3339, start_server, this_hour};
+use common::{historical, init_repo, quiver, rfc3339, start_server, this_hour};
 
 const VIEW: &str = "driver_hourly_stats";
 const LIMIT: f32 = 0.5;
@@ -405,20 +405,12 @@ async fn drift_between_windows_and_against_a_saved_dataset() {
     }
     std::fs::write(&entities, csv).unwrap();
     let training = repo.join("training.parquet");
-    quiver(
+    historical(
         &repo,
-        &[
-            "historical",
-            "--entities",
-            entities.to_str().unwrap(),
-            "--features",
-            &format!("{VIEW}:conv_rate,{VIEW}:acc_rate,{VIEW}:avg_daily_trips"),
-            "--out",
-            training.to_str().unwrap(),
-            "--save",
-            "baseline_set",
-        ],
-        &[],
+        &entities,
+        &format!("{VIEW}:conv_rate,{VIEW}:acc_rate,{VIEW}:avg_daily_trips"),
+        &training,
+        &["--save", "baseline_set"],
     );
     let out = drift("baseline_set");
     assert!(
@@ -482,20 +474,12 @@ fn lineage_of_a_saved_dataset_and_of_a_view() {
     )
     .unwrap();
     let out = repo.join("set.parquet");
-    quiver(
+    historical(
         &repo,
-        &[
-            "historical",
-            "--entities",
-            entities.to_str().unwrap(),
-            "--features",
-            &format!("{VIEW}:conv_rate"),
-            "--out",
-            out.to_str().unwrap(),
-            "--save",
-            "ds",
-        ],
-        &[],
+        &entities,
+        &format!("{VIEW}:conv_rate"),
+        &out,
+        &["--save", "ds"],
     );
     // A third version after the dataset was saved.
     apply_with_policy(&repo, "drop");

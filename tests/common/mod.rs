@@ -71,6 +71,22 @@ pub fn applied_repo(project: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, repo)
 }
 
+/// `quiver historical` of the rows in `entities` with `features`
+/// (`v:f,...`) into `out`, and any `extra` arguments (`--save NAME`).
+pub fn historical(repo: &Path, entities: &Path, features: &str, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "historical",
+        "--entities",
+        entities.to_str().unwrap(),
+        "--features",
+        features,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    quiver(repo, &args, &[]);
+}
+
 /// Materializes the last three days (the whole sample).
 pub fn materialize_recent(repo: &Path, env: &[(&str, &str)]) {
     let now = this_hour();

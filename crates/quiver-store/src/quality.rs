@@ -2,6 +2,7 @@
 //! features' statistics, both in the one pass that writes the rows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use quiver_offline::{EVENT_TS, OfflineError, ViewSchema, WindowInspector};
@@ -12,7 +13,7 @@ use crate::error::{Result, StoreError};
 
 /// Checks and statistics of one window (or push, or micro-batch) of a view.
 pub(crate) struct QualityPass {
-    checks: ViewChecks,
+    checks: Arc<ViewChecks>,
     tally: CheckTally,
     stats: Vec<(String, FeatureStats)>,
     /// Rows judged, before any was dropped.
@@ -27,12 +28,24 @@ pub(crate) struct QualityReport {
     pub stats: BTreeMap<String, StatsSummary>,
 }
 
+/// `view`'s declared checks, compiled (regexes included) once.
+pub(crate) fn view_checks(view: &ViewSchema) -> Result<ViewChecks> {
+    let keys: Vec<String> = view.keys.iter().map(|k| k.name.clone()).collect();
+    ViewChecks::new(&view.view, &keys, EVENT_TS).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
 impl QualityPass {
     /// The checks of `view`; with `with_stats`, also its features' statistics.
     pub(crate) fn new(view: &ViewSchema, with_stats: bool) -> Result<Self> {
-        let keys: Vec<String> = view.keys.iter().map(|k| k.name.clone()).collect();
-        let checks = ViewChecks::new(&view.view, &keys, EVENT_TS)
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Self::with_checks(view, Arc::new(view_checks(view)?), with_stats)
+    }
+
+    /// As [`QualityPass::new`], with `view`'s checks already compiled.
+    pub(crate) fn with_checks(
+        view: &ViewSchema,
+        checks: Arc<ViewChecks>,
+        with_stats: bool,
+    ) -> Result<Self> {
         let mut stats = Vec::new();
         if with_stats {
             for feature in &view.view.features {

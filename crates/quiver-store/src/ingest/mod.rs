@@ -9,7 +9,7 @@ mod to_arrow;
 use std::sync::Arc;
 
 use quiver_core::{RepoSpec, SourceSpec};
-use quiver_offline::{CompactScope, EVENT_TS, FileOrigin, STREAM_FILES_PER_DAY, ViewSchema};
+use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY, ViewSchema};
 use quiver_online::{OnlineRow, ViewMeta};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,7 @@ pub use stats::{IngestSnapshot, IngestStats};
 use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks};
 
 use crate::error::{Result, StoreError};
-use crate::quality::QualityPass;
+use crate::quality::{QualityPass, view_checks};
 use crate::store::{Applied, FeatureStore};
 
 /// Where streamed rows go (Feast's `to` of a push).
@@ -59,9 +59,7 @@ impl IngestView {
         let schema = ViewSchema::new(spec, view)?;
         let meta = crate::online::view_meta(&schema);
         let decoder = RowDecoder::new(&schema.view, &schema.keys, stream_source);
-        let keys: Vec<String> = schema.keys.iter().map(|k| k.name.clone()).collect();
-        let checks = ViewChecks::new(&schema.view, &keys, EVENT_TS)
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let checks = view_checks(&schema)?;
         Ok(IngestView {
             schema,
             meta,
@@ -233,7 +231,7 @@ pub(crate) fn check_rows(
     view: &IngestView,
     rows: Vec<OnlineRow>,
 ) -> Result<(Vec<OnlineRow>, Vec<CheckCount>)> {
-    let mut pass = QualityPass::new(&view.schema, false)?;
+    let mut pass = QualityPass::with_checks(&view.schema, view.checks.clone(), false)?;
     if pass.has_no_checks() || rows.is_empty() {
         return Ok((rows, Vec::new()));
     }
