@@ -3,7 +3,7 @@
 # materialization, side by side in one run: the same rows materialized with the
 # example repo's checks and statistics (on) and with neither (off), alternating,
 # QUIVER_QUALITY_RUNS times each. Prints each run, the median rows/s of both and
-# the overhead (target: at most 15%).
+# the overhead (target: at most 15%), and the CPU time of both.
 #
 # Environment (all optional):
 #   QUIVER_BIN             the binary to measure (default: built in release)
@@ -46,33 +46,40 @@ for side in on off; do "$QUIVER_BIN" --repo "$WORK/$side" apply >/dev/null; done
 
 START=$(date -u -d "-$((HOURS + 24)) hours" +%Y-%m-%dT%H:00:00Z)
 END=$(date -u -d "+1 hour" +%Y-%m-%dT%H:00:00Z)
-run() { # run SIDE [FLAGS]: prints rows/s of the offline half
+run() { # run SIDE [FLAGS]: prints rows, ms of the offline half, CPU seconds of the whole command
     local side=$1
     shift
-    "$QUIVER_BIN" --repo "$WORK/$side" --json materialize "$START" "$END" --views driver_hourly_stats "$@" |
-        python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["rows"], r["duration_ms"], sep=" ")'
+    python3 - "$QUIVER_BIN" "$WORK/$side" "$START" "$END" "$@" <<'PY'
+import json, resource, subprocess, sys
+binary, repo, start, end, *flags = sys.argv[1:]
+command = [binary, "--repo", repo, "--json", "materialize", start, end, "--views", "driver_hourly_stats", *flags]
+out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+report = json.loads(out)[0]
+print(report["rows"], report["duration_ms"], f"{usage.ru_utime + usage.ru_stime:.2f}")
+PY
 }
 
 log "materializing, alternating on and off, $RUNS runs each"
-ON=() OFF=()
+ON=() OFF=() ON_CPU=() OFF_CPU=()
 for i in $(seq 1 "$RUNS"); do
-    read -r rows ms < <(run on)
-    ON+=("$(python3 -c "print(round($rows / ($ms / 1000)))")")
-    printf 'run %d  on : %d rows in %d ms (%s rows/s)\n' "$i" "$rows" "$ms" "${ON[-1]}"
-    read -r rows ms < <(run off --no-stats)
-    OFF+=("$(python3 -c "print(round($rows / ($ms / 1000)))")")
-    printf 'run %d  off: %d rows in %d ms (%s rows/s)\n' "$i" "$rows" "$ms" "${OFF[-1]}"
+    read -r rows ms cpu < <(run on)
+    ON+=("$(python3 -c "print(round($rows / ($ms / 1000)))")") ON_CPU+=("$cpu")
+    printf 'run %d  on : %d rows in %d ms (%s rows/s), %s s CPU\n' "$i" "$rows" "$ms" "${ON[-1]}" "$cpu"
+    read -r rows ms cpu < <(run off --no-stats)
+    OFF+=("$(python3 -c "print(round($rows / ($ms / 1000)))")") OFF_CPU+=("$cpu")
+    printf 'run %d  off: %d rows in %d ms (%s rows/s), %s s CPU\n' "$i" "$rows" "$ms" "${OFF[-1]}" "$cpu"
 done
 
-python3 - "${ON[*]}" "${OFF[*]}" <<'PY'
+python3 - "${ON[*]}" "${OFF[*]}" "${ON_CPU[*]}" "${OFF_CPU[*]}" <<'PY'
 import statistics, sys
-on = statistics.median(map(float, sys.argv[1].split()))
-off = statistics.median(map(float, sys.argv[2].split()))
+on, off, on_cpu, off_cpu = (statistics.median(map(float, arg.split())) for arg in sys.argv[1:5])
 overhead = (off - on) / off * 100
 print()
-print(f"| checks + statistics | rows/s (median) |")
-print(f"| --- | --- |")
-print(f"| off | {off:,.0f} |")
-print(f"| on  | {on:,.0f} |")
+print("| checks + statistics | rows/s (median) | CPU s of the command (median) |")
+print("| --- | --- | --- |")
+print(f"| off | {off:,.0f} | {off_cpu:.2f} |")
+print(f"| on  | {on:,.0f} | {on_cpu:.2f} |")
+print(f"CPU: +{(on_cpu - off_cpu) / off_cpu * 100:.1f}% (statistics run on a thread beside the write)")
 print(f"overhead: {overhead:.1f}% (target: at most 15%: {'met' if overhead <= 15 else 'MISSED'})")
 PY

@@ -219,7 +219,7 @@ async fn each_policy_on_push() {
     )
     .unwrap();
     quiver(&repo, &["apply"], &[]);
-    let server = start_server(&repo, &[], &[]);
+    let server = start_server(&repo, &["--stats-window", "1s"], &[]);
     let client = reqwest::Client::new();
     let at = rfc3339(this_hour());
     let push = |df: Value| {
@@ -291,6 +291,56 @@ async fn each_policy_on_push() {
         ),
         "{metrics}"
     );
+
+    // The window of pushed rows is recorded once it ended (1 s here; the
+    // server looks every 2 s): the statistics of the two rows kept, and what
+    // the checks counted; over HTTP and from the CLI.
+    let started = std::time::Instant::now();
+    loop {
+        let response = client
+            .get(format!("{}/stats?view=pushed&source=push", server.url))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 404);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the window of pushed rows was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let output = quiver(
+        &repo,
+        &["--json", "stats", "pushed", "--source", "push"],
+        &[],
+    );
+    let features: Value = serde_json::from_str(&output).unwrap();
+    let conv_rate = features
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "conv_rate")
+        .unwrap_or_else(|| panic!("{features}"));
+    assert_eq!(
+        (&conv_rate["source"], &conv_rate["rows"]),
+        (&json!("push"), &json!(2)),
+        "{conv_rate}"
+    );
+    let s = &conv_rate["stats"];
+    assert_eq!(s["count"], 2, "{s}");
+    assert_eq!(s["min"].as_f64(), Some(f64::from(0.1f32)), "{s}");
+    assert_eq!(s["max"].as_f64(), Some(f64::from(0.3f32)), "{s}");
+    assert_eq!(
+        conv_rate["checks"],
+        json!([{"check": "acc_rate:max", "policy": "drop", "violations": 1},
+               {"check": "avg_daily_trips:min", "policy": "warn", "violations": 1}])
+    );
+    // The table names the window's writer.
+    let table = quiver(&repo, &["stats", "pushed", "--source", "push"], &[]);
+    assert!(table.contains("push rows streamed in by"), "{table}");
 }
 
 /// `quiver drift` between two windows of the same data, and against a saved

@@ -554,7 +554,8 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
         .collect();
     produce(&repo.topic, &payloads).await;
 
-    let server = repo.serve(&[]);
+    // One window of statistics for the whole test: no boundary to straddle.
+    let server = repo.serve(&["--stats-window", "3650d"]);
     let stats = wait_until_consumed(&server, messages.len() as u64).await;
     assert_eq!(
         stats["rejected"],
@@ -608,6 +609,72 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
         .map(|(_, payload, reason)| (payload.clone(), reason.map(str::to_string), true, true))
         .collect();
     assert_eq!(letters, expect);
+
+    // What the checks counted, per check with its policy: in /ingest-stats and
+    // /metrics (a `fail` check stops at the first violation of the message).
+    let stats = wait_for_stats(&server, "check counts", |s| {
+        !s["checks"]["driver_hourly_stats"].is_null()
+    })
+    .await;
+    assert_eq!(
+        stats["checks"]["driver_hourly_stats"],
+        json!([{"check": "acc_rate:max", "policy": "drop", "violations": 1},
+               {"check": "conv_rate:min", "policy": "fail", "violations": 1}]),
+        "{stats}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"quiver_ingest_check_violations{view="driver_hourly_stats",check="conv_rate:min",policy="fail"} 1"#
+        ),
+        "{metrics}"
+    );
+
+    // A clean stop records the open window of streamed rows: the statistics
+    // of the two rows the ingest kept, and the check counts.
+    terminate(server);
+    let output = quiver(
+        &repo.repo,
+        &[
+            "--json",
+            "stats",
+            "driver_hourly_stats",
+            "--source",
+            "kafka",
+        ],
+        &[],
+    );
+    let features: Value = serde_json::from_str(&output).unwrap();
+    let trips = features
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "avg_daily_trips")
+        .unwrap_or_else(|| panic!("{features}"));
+    assert_eq!(trips["source"], "kafka");
+    assert_eq!(trips["rows"], 2, "{trips}");
+    let s = &trips["stats"];
+    assert_eq!(
+        (s["count"].as_u64(), s["nulls"].as_u64()),
+        (Some(2), Some(0)),
+        "{s}"
+    );
+    assert_eq!(
+        (s["min"].as_f64(), s["max"].as_f64()),
+        (Some(1.0), Some(2.0)),
+        "{s}"
+    );
+    assert_eq!(s["mean"].as_f64(), Some(1.5), "{s}");
+    assert_eq!(
+        trips["checks"],
+        json!([{"check": "acc_rate:max", "policy": "drop", "violations": 1},
+               {"check": "conv_rate:min", "policy": "fail", "violations": 1}])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

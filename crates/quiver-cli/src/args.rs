@@ -89,6 +89,10 @@ pub struct StatsArgs {
     /// The latest run whose window ends in (START, END] (RFC 3339) instead of the latest run.
     #[arg(long, num_args = 2, value_names = ["START", "END"])]
     pub window: Vec<String>,
+    /// `batch`: statistics of materialization runs; `kafka` or `push`: of the
+    /// windows of rows streamed in through the Kafka ingest or push.
+    #[arg(long, default_value = "batch")]
+    pub source: quiver_store::StatsSource,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +122,10 @@ pub struct IngestArgs {
     /// How often to log progress.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub log_every: std::time::Duration,
+    /// Record the statistics and check counts of streamed rows (Kafka, push)
+    /// per window of this length of ingest time (`quiver stats VIEW --source kafka`).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub stats_window: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

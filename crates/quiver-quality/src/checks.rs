@@ -13,9 +13,10 @@ use std::fmt;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
-use arrow::row::{RowConverter, SortField};
 use quiver_core::{CheckPolicy, FeatureCheck, FeatureRule, FeatureViewSpec, ViewRule};
 use serde::{Deserialize, Serialize};
+
+use crate::unique::SeenRows;
 
 /// How often one check was violated, as the run record and metrics show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,18 @@ pub struct CheckCount {
     pub check: String,
     pub policy: CheckPolicy,
     pub violations: u64,
+}
+
+/// Adds `more` into `totals` (violations of the same check summed), keeping
+/// `totals` ordered by check: how counts of many pushes, messages or batches
+/// add up to a window's or a process's.
+pub fn add_counts(totals: &mut Vec<CheckCount>, more: &[CheckCount]) {
+    for count in more {
+        match totals.binary_search_by(|t| t.check.cmp(&count.check)) {
+            Ok(at) => totals[at].violations += count.violations,
+            Err(at) => totals.insert(at, count.clone()),
+        }
+    }
 }
 
 /// A `fail` check that was violated: the run, push or batch stops.
@@ -57,7 +70,7 @@ pub struct CheckTally {
     violations: BTreeMap<String, (CheckPolicy, u64)>,
     /// The (keys, event time) of every row kept, for `unique` (memory grows
     /// with the rows checked together: a window, a push).
-    seen: HashSet<Box<[u8]>>,
+    seen: SeenRows,
 }
 
 impl CheckTally {
@@ -301,19 +314,7 @@ impl ViewChecks {
             .iter()
             .map(|name| column(batch, name).cloned())
             .collect::<Result<_, _>>()?;
-        let fields = columns
-            .iter()
-            .map(|c| SortField::new(c.data_type().clone()))
-            .collect();
-        let converter = RowConverter::new(fields).map_err(|e| e.to_string())?;
-        let encoded = converter
-            .convert_columns(&columns)
-            .map_err(|e| e.to_string())?;
-        Ok(encoded
-            .iter()
-            .zip(dropped_by)
-            .map(|(row, dropped)| dropped.is_none() && !tally.seen.insert(row.as_ref().into()))
-            .collect())
+        tally.seen.insert(&columns, |row| dropped_by[row].is_none())
     }
 
     /// Judges the checks on the rows together, over all `tally` saw.
@@ -565,6 +566,19 @@ mod tests {
             &[Some(0.5), Some(-1.0), None, Some(2.0)],
             &[Some("gold"), Some("tin"), Some("gold"), None],
         )
+    }
+
+    #[test]
+    fn counts_add_up_by_check() {
+        let count = |check: &str, violations| CheckCount {
+            check: check.into(),
+            policy: CheckPolicy::Warn,
+            violations,
+        };
+        let mut totals = Vec::new();
+        add_counts(&mut totals, &[count("b:min", 2), count("a:max", 1)]);
+        add_counts(&mut totals, &[count("b:min", 3)]);
+        assert_eq!(totals, [count("a:max", 1), count("b:min", 5)]);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 pub mod checks;
 pub mod drift;
 pub mod stats;
+mod unique;
 
 pub use drift::{
     ChiSquareTest, DriftError, DriftMetric, DriftThresholds, DriftVerdict, MetricVerdict, Side,

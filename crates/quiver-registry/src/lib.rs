@@ -7,6 +7,7 @@ mod lineage;
 mod location;
 mod model;
 mod registry;
+mod stream_windows;
 
 pub use error::{RegistryError, Result};
 pub use lineage::{
@@ -16,3 +17,4 @@ pub use lineage::{
 pub use location::{Backend, RegistryLocation};
 pub use model::{ApplyOutcome, ObjectVersion, RegistryVersion, StoredObject};
 pub use registry::Registry;
+pub use stream_windows::StreamWindowRecord;

@@ -29,10 +29,20 @@ pub struct MaterializationRun {
     pub checks: Option<serde_json::Value>,
 }
 
-/// The statistics of one feature over one run's window.
+/// The statistics of one feature over one run's window, or over one window
+/// of streamed rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureStatistics {
+    /// The run's id, or the stream window's.
     pub run_id: String,
+    /// `batch` (a materialization run), `kafka` or `push` (streamed rows).
+    pub source: String,
+    /// The process that took the streamed rows in (none for a run).
+    pub writer: Option<String>,
+    /// Rows the run wrote, or the window took in.
+    pub rows: Option<i64>,
+    /// What the checks counted over the run or window (`[{check, policy, violations}]`).
+    pub checks: Option<serde_json::Value>,
     pub view: String,
     pub feature: String,
     pub window_start: String,
@@ -75,17 +85,17 @@ pub struct SavedDataset {
     pub created_at: String,
 }
 
-fn rfc3339(us: i64) -> String {
+pub(crate) fn rfc3339(us: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(us)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
         .unwrap_or_else(|| us.to_string())
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn json(text: String, what: &str) -> Result<serde_json::Value> {
+pub(crate) fn json(text: String, what: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| RegistryError::Corrupt {
         what: what.into(),
         detail: e.to_string(),
@@ -297,7 +307,7 @@ impl Registry {
     ) -> Result<Vec<FeatureStatistics>> {
         let (from, to) = window.unwrap_or((i64::MIN, i64::MAX));
         let rows = sqlx::query(
-            "SELECT s.run_id, s.view, s.feature, s.window_start_us, s.window_end_us, s.stats, s.computed_at \
+            "SELECT s.run_id, s.view, s.feature, s.window_start_us, s.window_end_us, s.stats, s.computed_at, r.rows_written, r.checks \
              FROM feature_statistics s JOIN materialization_runs r ON r.id = s.run_id \
              WHERE s.project = $1 AND s.view = $2 AND r.status = 'succeeded' \
                AND s.window_end_us > $3 AND s.window_end_us <= $4 \
@@ -317,6 +327,13 @@ impl Registry {
             .map(|r| {
                 Ok(FeatureStatistics {
                     run_id: r.try_get("run_id")?,
+                    source: "batch".into(),
+                    writer: None,
+                    rows: r.try_get("rows_written")?,
+                    checks: r
+                        .try_get::<Option<String>, _>("checks")?
+                        .map(|text| json(text, "run checks"))
+                        .transpose()?,
                     view: r.try_get("view")?,
                     feature: r.try_get("feature")?,
                     window_start: rfc3339(r.try_get("window_start_us")?),

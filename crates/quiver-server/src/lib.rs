@@ -96,8 +96,9 @@ pub async fn serve(
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "quiver serving");
     eprintln!("quiver: serving on {scheme}://{}", listener.local_addr()?);
+    let store = state.store.clone();
     let app = router(state);
-    match tls {
+    let served = match tls {
         None => {
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
@@ -108,7 +109,10 @@ pub async fn serve(
                 .with_graceful_shutdown(stop)
                 .await
         }
-    }
+    };
+    // The pushes of the windows still open are summarized too.
+    store.flush_stream_windows().await;
+    served
 }
 
 /// Completes on Ctrl-C or SIGTERM.

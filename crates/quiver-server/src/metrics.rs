@@ -47,6 +47,7 @@ struct IngestGauges {
     retries: Gauge<u64, AtomicU64>,
     commit_errors: Gauge<u64, AtomicU64>,
     rejected: Family<ReasonLabels, Gauge<u64, AtomicU64>>,
+    check_violations: Family<CheckLabels, Gauge<u64, AtomicU64>>,
     lag: Family<PartitionLabels, Gauge>,
 }
 
@@ -140,6 +141,11 @@ impl Metrics {
             ingest.rejected.clone(),
         );
         registry.register(
+            "ingest_check_violations",
+            "Data-quality check violations in the ingest's committed batches, by view, check and policy",
+            ingest.check_violations.clone(),
+        );
+        registry.register(
             "ingest_consumer_lag",
             "Messages behind the end of each partition",
             ingest.lag.clone(),
@@ -203,6 +209,17 @@ impl Metrics {
                         reason: reason.as_str().to_string(),
                     })
                     .set(*count);
+            }
+            for (view, counts) in &s.checks {
+                for count in counts {
+                    g.check_violations
+                        .get_or_create(&CheckLabels {
+                            view: view.clone(),
+                            check: count.check.clone(),
+                            policy: count.policy.as_str().to_string(),
+                        })
+                        .set(count.violations);
+                }
             }
             g.lag.clear();
             for (partition, lag) in &s.lag {

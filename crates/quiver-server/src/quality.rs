@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use quiver_store::{Baseline, DriftReport, FeatureStatistics, parse_window};
+use quiver_store::{Baseline, DriftReport, FeatureStatistics, StatsSource, parse_window};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -18,6 +18,10 @@ pub struct StatsParams {
     pub view: String,
     /// Only a run whose window ends in (START, END]: `START/END`, RFC 3339.
     pub window: Option<String>,
+    /// `batch` (materialization runs, the default), `kafka` or `push` (windows of streamed rows).
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    pub source: StatsSource,
 }
 
 #[utoipa::path(get, path = "/stats", params(StatsParams), responses(
@@ -35,17 +39,16 @@ pub async fn stats(
         .map(|w| (w.start_us, w.end_us));
     let stats = state
         .store
-        .registry
-        .latest_statistics(state.store.project(), &params.view, window)
-        .await
-        .map_err(quiver_store::StoreError::from)?;
+        .latest_statistics(&params.view, window, params.source)
+        .await?;
     if stats.is_empty() {
         return Err(ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: format!(
-                "no statistics of view `{}`: materialize it first",
-                params.view
+                "no statistics of view `{}` from {} rows",
+                params.view,
+                params.source.as_str()
             ),
         });
     }

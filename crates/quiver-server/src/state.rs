@@ -69,13 +69,16 @@ impl AppState {
             })
     }
 
-    /// Polls the registry version and reloads the definitions when it moves.
+    /// Polls the registry version and reloads the definitions when it moves;
+    /// records the windows of pushed rows that ended.
     pub fn spawn_refresh(&self, every: Duration) {
         let state = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
+                // Windows of pushed rows that ended while no push came.
+                state.store.record_ended_stream_windows().await;
                 let current = state
                     .applied
                     .read()

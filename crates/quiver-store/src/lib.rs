@@ -12,6 +12,7 @@ mod lineage;
 mod materialize;
 mod online;
 mod quality;
+mod stats_thread;
 mod store;
 mod time;
 mod training;
@@ -19,8 +20,8 @@ mod training;
 pub use drift::{Baseline, DriftReport, parse_window};
 pub use error::{ErrorClass, Result, StoreError};
 pub use ingest::{
-    IngestSnapshot, IngestStats, IngestView, PushOutcome, PushRequest, RejectReason, Rejected,
-    RowDecoder, RowsWritten, WriteTarget,
+    DEFAULT_STREAM_WINDOW, IngestSnapshot, IngestStats, IngestView, PushOutcome, PushRequest,
+    RejectReason, Rejected, RowDecoder, RowsWritten, StatsSource, StreamPath, WriteTarget,
 };
 pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;
@@ -28,7 +29,7 @@ pub use online::{
     OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,
     key_from_json,
 };
-pub use quiver_quality::checks::CheckCount;
+pub use quiver_quality::checks::{CheckCount, add_counts};
 pub use quiver_registry::FeatureStatistics;
 pub use store::{Applied, FeatureStore};
 pub use time::rfc3339;

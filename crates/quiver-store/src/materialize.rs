@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Result, StoreError};
 use crate::heartbeat::Heartbeat;
 use crate::online::OnlineWrite;
-use crate::quality::{QualityPass, QualityReport};
+use crate::quality::{self, QualityPass, QualityReport};
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
 
@@ -166,17 +166,8 @@ impl FeatureStore {
 
     /// Keeps what a run's checks counted and its statistics in its record.
     async fn record_quality(&self, run_id: &str, quality: &QualityReport) -> Result<()> {
-        let checks = serde_json::to_value(&quality.checks)
-            .map_err(|e| StoreError::Internal(format!("check counts: {e}")))?;
-        let stats = quality
-            .stats
-            .iter()
-            .map(|(feature, summary)| {
-                serde_json::to_value(summary)
-                    .map(|json| (feature.clone(), json))
-                    .map_err(|e| StoreError::Internal(format!("statistics of `{feature}`: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let checks = quality::checks_json(&quality.checks)?;
+        let stats = quality::stats_json(&quality.stats)?;
         self.registry
             .record_run_quality(run_id, &checks, &stats)
             .await?;

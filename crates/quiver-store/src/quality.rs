@@ -10,12 +10,13 @@ use quiver_quality::checks::{CheckCount, CheckTally, Checked, ViewChecks};
 use quiver_quality::{FeatureStats, StatsSummary};
 
 use crate::error::{Result, StoreError};
+use crate::stats_thread::StatsThread;
 
 /// Checks and statistics of one window (or push, or micro-batch) of a view.
 pub(crate) struct QualityPass {
     checks: Arc<ViewChecks>,
     tally: CheckTally,
-    stats: Vec<(String, FeatureStats)>,
+    stats: StatsThread,
     /// Rows judged, before any was dropped.
     rows_read: u64,
 }
@@ -46,19 +47,12 @@ impl QualityPass {
         checks: Arc<ViewChecks>,
         with_stats: bool,
     ) -> Result<Self> {
-        let mut stats = Vec::new();
-        if with_stats {
-            for feature in &view.view.features {
-                let field = view
-                    .schema
-                    .field_with_name(&feature.name)
-                    .map_err(OfflineError::from)?;
-                // A type statistics do not cover (bytes) simply has none.
-                if let Ok(accumulator) = FeatureStats::new(field.data_type()) {
-                    stats.push((feature.name.clone(), accumulator));
-                }
-            }
-        }
+        let stats = if with_stats {
+            ViewStats::new(view)?
+        } else {
+            ViewStats::default()
+        };
+        let stats = StatsThread::spawn(view.name(), stats)?;
         Ok(Self {
             checks,
             tally: CheckTally::default(),
@@ -79,33 +73,71 @@ impl QualityPass {
             .checks
             .check(batch, &mut self.tally)
             .map_err(|e| OfflineError::CheckFailed(e.to_string()))?;
-        for (name, accumulator) in &mut self.stats {
-            if let Some(column) = checked.batch.column_by_name(name) {
-                accumulator
-                    .observe(column.as_ref())
-                    .map_err(|e| StoreError::Internal(format!("statistics of `{name}`: {e}")))?;
-            }
-        }
+        self.stats.observe(&checked.batch)?;
         Ok(checked)
     }
 
-    /// Judges the checks on the rows together.
+    /// Judges the checks on the rows together, and waits for the statistics
+    /// of every row kept.
     pub(crate) fn finish(&mut self) -> Result<()> {
         self.checks
             .finish(&mut self.tally)
-            .map_err(|e| OfflineError::CheckFailed(e.to_string()).into())
+            .map_err(|e| StoreError::from(OfflineError::CheckFailed(e.to_string())))?;
+        self.stats.finish()
     }
 
     pub(crate) fn report(&self) -> QualityReport {
         QualityReport {
             rows_read: self.rows_read,
             checks: self.tally.counts(),
-            stats: self
-                .stats
-                .iter()
-                .map(|(name, accumulator)| (name.clone(), accumulator.finish()))
-                .collect(),
+            stats: self.stats.summaries(),
         }
+    }
+}
+
+/// The statistics accumulators of a view's features (those of a type that
+/// statistics cover; none at all when statistics are off).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ViewStats(Vec<(String, FeatureStats)>);
+
+impl ViewStats {
+    pub(crate) fn new(view: &ViewSchema) -> Result<Self> {
+        let mut stats = Vec::new();
+        for feature in &view.view.features {
+            let field = view
+                .schema
+                .field_with_name(&feature.name)
+                .map_err(OfflineError::from)?;
+            // A type statistics do not cover (bytes) simply has none.
+            if let Ok(accumulator) = FeatureStats::new(field.data_type()) {
+                stats.push((feature.name.clone(), accumulator));
+            }
+        }
+        Ok(Self(stats))
+    }
+
+    /// Whether there is no feature to gather statistics of.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Takes in the features' columns of `batch` (in the view's layout).
+    pub(crate) fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        for (name, accumulator) in &mut self.0 {
+            if let Some(column) = batch.column_by_name(name) {
+                accumulator
+                    .observe(column.as_ref())
+                    .map_err(|e| StoreError::Internal(format!("statistics of `{name}`: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn summaries(&self) -> BTreeMap<String, StatsSummary> {
+        self.0
+            .iter()
+            .map(|(name, accumulator)| (name.clone(), accumulator.finish()))
+            .collect()
     }
 }
 
@@ -126,4 +158,23 @@ fn into_offline(error: StoreError) -> OfflineError {
         StoreError::Offline(error) => error,
         other => OfflineError::CheckFailed(other.to_string()),
     }
+}
+
+/// Check counts as the registry keeps them.
+pub(crate) fn checks_json(checks: &[CheckCount]) -> Result<serde_json::Value> {
+    serde_json::to_value(checks).map_err(|e| StoreError::Internal(format!("check counts: {e}")))
+}
+
+/// Feature statistics as the registry keeps them.
+pub(crate) fn stats_json(
+    stats: &BTreeMap<String, StatsSummary>,
+) -> Result<Vec<(String, serde_json::Value)>> {
+    stats
+        .iter()
+        .map(|(feature, summary)| {
+            serde_json::to_value(summary)
+                .map(|json| (feature.clone(), json))
+                .map_err(|e| StoreError::Internal(format!("statistics of `{feature}`: {e}")))
+        })
+        .collect()
 }

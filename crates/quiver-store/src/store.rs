@@ -9,6 +9,7 @@ use quiver_offline::{EngineConfig, OfflineStore, session};
 use quiver_registry::Registry;
 
 use crate::error::{Result, StoreError};
+use crate::ingest::{DEFAULT_STREAM_WINDOW, StreamWindows};
 
 /// The definitions applied in the registry at one version: what materialization
 /// and training sets read (not the files on disk, which may be ahead).
@@ -27,6 +28,8 @@ pub struct FeatureStore {
     pub engine: EngineConfig,
     /// Gather feature statistics while materializing (on by default).
     pub collect_statistics: bool,
+    /// The open windows of rows streamed in (Kafka, push), with their statistics.
+    pub(crate) stream_windows: StreamWindows,
     /// Connected on first use (commands that never touch it never connect).
     pub(crate) online: Arc<tokio::sync::OnceCell<Arc<dyn quiver_online::OnlineStore>>>,
 }
@@ -53,8 +56,17 @@ impl FeatureStore {
             repo_root: repo_root.to_path_buf(),
             engine: EngineConfig::default(),
             collect_statistics: true,
+            stream_windows: StreamWindows::new(DEFAULT_STREAM_WINDOW),
             online: Arc::default(),
         })
+    }
+
+    /// Summarizes streamed rows over windows of `length` of ingest time
+    /// (default [`DEFAULT_STREAM_WINDOW`]); windows already open are dropped,
+    /// so set it before any row comes in.
+    pub fn with_stream_window(mut self, length: std::time::Duration) -> Self {
+        self.stream_windows = StreamWindows::new(length);
+        self
     }
 
     pub fn project(&self) -> &str {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use quiver_online::OnlineRow;
+use quiver_store::CheckCount;
 use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
 
@@ -27,6 +28,8 @@ pub struct Pending {
     last_offsets: BTreeMap<Partition, i64>,
     /// Rows per (partition, index of the view among the topic's views).
     pub rows: BTreeMap<(Partition, usize), OffsetRows>,
+    /// What the checks counted per (topic, index of the view among its views).
+    pub checks: BTreeMap<(String, usize), Vec<CheckCount>>,
     pub dead_letters: Vec<DeadLetter>,
 }
 

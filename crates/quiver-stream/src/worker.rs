@@ -8,7 +8,10 @@ use std::time::Duration;
 use quiver_core::KafkaConfig;
 use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY};
 use quiver_online::MAX_TIMESTAMP_US;
-use quiver_store::{ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError};
+use quiver_store::{
+    ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError, StreamPath,
+    add_counts,
+};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
@@ -105,7 +108,10 @@ pub async fn run_ingest(
         tokio::select! {
             biased;
             _ = stopping.changed() => break,
-            _ = log.tick() => worker.log_progress(),
+            _ = log.tick() => {
+                worker.log_progress();
+                worker.store.record_ended_stream_windows().await;
+            }
             () = sleep_until(deadline), if deadline.is_some() => {
                 worker.flush(&stopping, CommitMode::Async).await?;
             }
@@ -133,6 +139,7 @@ pub async fn run_ingest(
     if let Some(merge) = worker.compacting.take() {
         let _ = merge.await;
     }
+    worker.store.flush_stream_windows().await;
     worker.log_progress();
     Ok(())
 }
@@ -196,10 +203,18 @@ impl Worker {
                 .routes
                 .views(&partition.0)
                 .iter()
-                .map(|view| {
-                    view.decoder
+                .enumerate()
+                .map(|(index, view)| {
+                    let mut counts = Vec::new();
+                    let row = view
+                        .decoder
                         .decode_bytes(payload, created_us)
-                        .and_then(|row| view.check_row(row))
+                        .and_then(|row| view.check_row(row, &mut counts));
+                    if !counts.is_empty() {
+                        let key = (partition.0.clone(), index);
+                        add_counts(self.pending.checks.entry(key).or_default(), &counts);
+                    }
+                    row
                 })
                 .collect::<std::result::Result<Vec<_>, _>>(),
         };
@@ -342,6 +357,7 @@ impl Worker {
         loop {
             match self.write_and_commit(mode).await {
                 Ok(()) => {
+                    self.observe_committed().await;
                     if self.kafka.offline {
                         self.compact_committed();
                     }
@@ -417,6 +433,44 @@ impl Worker {
             Err(error) if is_rebalance(&error) => Err(Failure::Rebalanced),
             Err(error) => Err(Failure::Retry(format!("commit failed: {error}"))),
         }
+    }
+
+    /// Takes the committed batch's rows and check counts into the views'
+    /// windows of streamed rows and the ingest's counters.
+    async fn observe_committed(&mut self) {
+        let mut checks = std::mem::take(&mut self.pending.checks);
+        for ((partition, view_index), rows) in &self.pending.rows {
+            let view = &self.routes.views(&partition.0)[*view_index];
+            let rows: Vec<_> = rows.iter().map(|(_, row)| row.clone()).collect();
+            let counts = checks
+                .remove(&(partition.0.clone(), *view_index))
+                .unwrap_or_default();
+            self.observe(view, &rows, counts).await;
+        }
+        // Views of whose messages every one was refused.
+        for ((topic, view_index), counts) in checks {
+            if !counts.is_empty() {
+                let view = &self.routes.views(&topic)[view_index];
+                self.observe(view, &[], counts).await;
+            }
+        }
+    }
+
+    async fn observe(
+        &self,
+        view: &quiver_store::IngestView,
+        rows: &[quiver_online::OnlineRow],
+        counts: Vec<quiver_store::CheckCount>,
+    ) {
+        if !counts.is_empty() {
+            self.stats.update(|s| {
+                let totals = s.checks.entry(view.name().to_string()).or_default();
+                add_counts(totals, &counts);
+            });
+        }
+        self.store
+            .observe_stream(StreamPath::Kafka, view, rows, &counts)
+            .await;
     }
 
     /// Commits, and waits for, every offset committed asynchronously so far.

@@ -9,7 +9,9 @@ use crate::context;
 use crate::error::{CliError, CliResult};
 
 pub async fn run(global: &GlobalArgs, args: &IngestArgs) -> CliResult {
-    let store = context::store(global).await?;
+    let store = context::store(global)
+        .await?
+        .with_stream_window(args.stats_window);
     let options = options(&store, args);
     let stats = IngestStats::default();
     run_worker(

@@ -12,7 +12,9 @@ use crate::context;
 use crate::error::{CliError, CliResult};
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
-    let store = context::store(global).await?;
+    let store = context::store(global)
+        .await?
+        .with_stream_window(args.ingest_args.stats_window);
     if store.config.auth.is_none() && !args.host.is_loopback() && !args.insecure {
         return Err(CliError::User(format!(
             "refusing to serve on {} without authentication: configure `auth.tokens` in quiver.yaml \

@@ -1,8 +1,9 @@
 //! `quiver stats VIEW [--window START END]`: the statistics of a view's
 //! features from its latest materialization run (or the latest one ending in
-//! the window).
+//! the window); with `--source kafka|push`, of its latest window of streamed rows.
 
 use quiver_offline::parse_timestamp;
+use quiver_store::StatsSource;
 use serde_json::Value;
 
 use crate::args::{GlobalArgs, StatsArgs};
@@ -11,34 +12,45 @@ use crate::error::{CliError, CliResult};
 use crate::output::{print_json, table};
 
 pub async fn run(global: &GlobalArgs, args: &StatsArgs) -> CliResult {
-    let config = context::config(global)?;
-    let registry = context::registry(global, &config).await?;
+    let store = context::store(global).await?;
     // clap takes exactly two values for --window.
     let window = match args.window.as_slice() {
         [start, end] => Some((time(start)?, time(end)?)),
         _ => None,
     };
-    let stats = registry
-        .latest_statistics(&config.project, &args.view, window)
+    let stats = store
+        .latest_statistics(&args.view, window, args.source)
         .await?;
     if stats.is_empty() {
         return Err(CliError::User(format!(
-            "no statistics of view `{}`{}: materialize it first",
+            "no statistics of view `{}`{}: {}",
             args.view,
             if window.is_some() {
                 " ending in that window"
             } else {
                 ""
+            },
+            match args.source {
+                StatsSource::Batch => "materialize it first",
+                StatsSource::Kafka | StatsSource::Push =>
+                    "a window of streamed rows is recorded once it closes (--stats-window) or its process stops",
             }
         )));
     }
     if global.json {
         return print_json(&stats);
     }
-    println!(
-        "View {} over {} .. {} (run {})",
-        args.view, stats[0].window_start, stats[0].window_end, stats[0].run_id
-    );
+    let first = &stats[0];
+    match &first.writer {
+        None => println!(
+            "View {} over {} .. {} (run {})",
+            args.view, first.window_start, first.window_end, first.run_id
+        ),
+        Some(writer) => println!(
+            "View {} over {} .. {} ({} rows streamed in by {writer})",
+            args.view, first.window_start, first.window_end, first.source
+        ),
+    }
     let mut out = table(&[
         "FEATURE", "COUNT", "NULLS", "MIN", "MAX", "MEAN", "STDDEV", "DISTINCT", "P50", "P99",
     ]);

@@ -32,8 +32,10 @@ impl Default for Moments {
 }
 
 impl Moments {
-    /// Adds one value (Welford). Callers pass finite values only: one infinity
-    /// would turn the mean and every later deviation into NaN.
+    /// Adds one value (Welford): the reference `push_all` is tested against.
+    /// Callers pass finite values only: one infinity would turn the mean and
+    /// every later deviation into NaN.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, x: f64) {
         self.n += 1;
         let delta = x - self.mean;
@@ -41,6 +43,33 @@ impl Moments {
         self.m2 += delta * (x - self.mean);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
+    }
+
+    /// Adds a batch of values, as pushing each would. The batch's own moments
+    /// come from two tight passes (sum, then squared deviations from the
+    /// batch mean) with no division per value, and are merged in (Chan et
+    /// al.). The sum is taken relative to the first value so that a large
+    /// common offset (timestamps) does not eat its digits.
+    pub(crate) fn push_all(&mut self, values: &[f64]) {
+        let Some(&shift) = values.first() else {
+            return;
+        };
+        let n = values.len() as f64;
+        let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for &x in values {
+            sum += x - shift;
+            min = min.min(x);
+            max = max.max(x);
+        }
+        let mean = shift + sum / n;
+        let m2 = values.iter().map(|&x| (x - mean) * (x - mean)).sum();
+        self.merge(&Moments {
+            n: values.len() as u64,
+            mean,
+            m2,
+            min,
+            max,
+        });
     }
 
     /// Adds another state as if its values had been pushed here (Chan et al.).
@@ -145,6 +174,31 @@ mod tests {
         };
         assert!(close(left.mean(), whole.mean()));
         assert!(close(left.stddev(), whole.stddev()));
+    }
+
+    #[test]
+    fn a_batch_matches_the_definition_at_a_large_offset() {
+        let base = 1.7e15;
+        let offsets = [0.0, 3e6, -2e6, 1.0, 0.0];
+        let values: Vec<f64> = offsets.iter().map(|o| base + o).collect();
+        // The definition, on the small offsets (exact in f64 to ~1e-16).
+        let n = offsets.len() as f64;
+        let mean = offsets.iter().sum::<f64>() / n;
+        let variance = offsets.iter().map(|o| (o - mean) * (o - mean)).sum::<f64>() / n;
+        let mut batched = of(&values[..1]);
+        batched.push_all(&values[1..]);
+        batched.push_all(&[]);
+        let one_by_one = of(&values);
+        assert_eq!(batched.count(), one_by_one.count());
+        assert_eq!(batched.min(), Some(base - 2e6));
+        assert_eq!(batched.max(), Some(base + 3e6));
+        assert_eq!(batched.mean(), Some(base + mean));
+        let got = batched.stddev().expect("non-empty");
+        assert!(
+            (got - variance.sqrt()).abs() / variance.sqrt() < 1e-12,
+            "{got} vs {}",
+            variance.sqrt()
+        );
     }
 
     #[test]

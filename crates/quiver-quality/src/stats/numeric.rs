@@ -37,28 +37,29 @@ impl NumericStats {
     /// timestamp type (`kind` is only for the error message).
     pub(crate) fn observe(&mut self, array: &dyn Array, kind: ValueKind) -> Result<(), StatsError> {
         match array.data_type() {
-            DataType::Int32 => primitive::<Int32Type>(array, kind)?
-                .iter()
-                .flatten()
-                .for_each(|v| self.push_int(i64::from(v))),
-            DataType::Int64 => primitive::<Int64Type>(array, kind)?
-                .iter()
-                .flatten()
-                .for_each(|v| self.push_int(v)),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                primitive::<TimestampMicrosecondType>(array, kind)?
+            DataType::Int32 => self.push_ints(
+                primitive::<Int32Type>(array, kind)?
                     .iter()
                     .flatten()
-                    .for_each(|v| self.push_int(v));
+                    .map(i64::from),
+            ),
+            DataType::Int64 => {
+                self.push_ints(primitive::<Int64Type>(array, kind)?.iter().flatten())
             }
-            DataType::Float32 => primitive::<Float32Type>(array, kind)?
-                .iter()
-                .flatten()
-                .for_each(|v| self.push_float(f64::from(v))),
-            DataType::Float64 => primitive::<Float64Type>(array, kind)?
-                .iter()
-                .flatten()
-                .for_each(|v| self.push_float(v)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => self.push_ints(
+                primitive::<TimestampMicrosecondType>(array, kind)?
+                    .iter()
+                    .flatten(),
+            ),
+            DataType::Float32 => self.push_floats(
+                primitive::<Float32Type>(array, kind)?
+                    .iter()
+                    .flatten()
+                    .map(f64::from),
+            ),
+            DataType::Float64 => {
+                self.push_floats(primitive::<Float64Type>(array, kind)?.iter().flatten())
+            }
             _ => return Err(mismatch(array, kind)),
         }
         Ok(())
@@ -66,23 +67,32 @@ impl NumericStats {
 
     /// Integers are hashed as `i64`, so an `Int32` batch and an `Int64` batch
     /// of one feature count a shared value once.
-    fn push_int(&mut self, value: i64) {
-        let x = value as f64;
-        self.moments.push(x);
-        self.sketch.update(x);
-        self.distinct.insert(value);
+    fn push_ints(&mut self, values: impl Iterator<Item = i64>) {
+        let mut numbers = Vec::with_capacity(values.size_hint().0);
+        for value in values {
+            let x = value as f64;
+            self.sketch.update(x);
+            self.distinct.insert(value);
+            numbers.push(x);
+        }
+        self.moments.push_all(&numbers);
     }
 
     /// Floats are hashed canonically (`-0.0` and `0.0` are one value, `f32`
-    /// and `f64` of the same number are one value).
-    fn push_float(&mut self, value: f64) {
-        if !value.is_finite() {
-            self.non_finite += 1;
-            return;
+    /// and `f64` of the same number are one value); non-finite ones are only
+    /// counted.
+    fn push_floats(&mut self, values: impl Iterator<Item = f64>) {
+        let mut numbers = Vec::with_capacity(values.size_hint().0);
+        for value in values {
+            if !value.is_finite() {
+                self.non_finite += 1;
+                continue;
+            }
+            self.sketch.update(value);
+            self.distinct.insert(canonical_float::from_f64(value));
+            numbers.push(value);
         }
-        self.moments.push(value);
-        self.sketch.update(value);
-        self.distinct.insert(canonical_float::from_f64(value));
+        self.moments.push_all(&numbers);
     }
 
     pub(crate) fn merge(&mut self, other: &Self) -> Result<(), StatsError> {

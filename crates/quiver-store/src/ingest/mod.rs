@@ -5,6 +5,7 @@ mod decode;
 mod push;
 mod stats;
 mod to_arrow;
+mod windows;
 
 use std::sync::Arc;
 
@@ -16,8 +17,10 @@ use serde::{Deserialize, Serialize};
 pub use decode::{RejectReason, Rejected, RowDecoder};
 pub use push::{PushOutcome, PushRequest};
 pub use stats::{IngestSnapshot, IngestStats};
+pub(crate) use windows::StreamWindows;
+pub use windows::{DEFAULT_STREAM_WINDOW, StatsSource, StreamPath};
 
-use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks};
+use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks, add_counts};
 
 use crate::error::{Result, StoreError};
 use crate::quality::{QualityPass, view_checks};
@@ -68,11 +71,15 @@ impl IngestView {
         })
     }
 
-    /// Judges one streamed row with the view's per-row checks: a violated
-    /// `fail` or `drop` check refuses it (the ingest dead-letters it with the
-    /// check's name); `warn` checks only log. A stream cannot stop, so `fail`
-    /// refuses the row like `drop`.
-    pub fn check_row(&self, row: OnlineRow) -> std::result::Result<OnlineRow, Rejected> {
+    /// Judges one streamed row with the view's per-row checks, adding what
+    /// they counted to `counts`: a violated `fail` or `drop` check refuses it
+    /// (the ingest dead-letters it with the check's name); `warn` checks are
+    /// only counted. A stream cannot stop, so `fail` refuses the row like `drop`.
+    pub fn check_row(
+        &self,
+        row: OnlineRow,
+        counts: &mut Vec<CheckCount>,
+    ) -> std::result::Result<OnlineRow, Rejected> {
         if self.checks.is_empty() {
             return Ok(row);
         }
@@ -84,16 +91,13 @@ impl IngestView {
         let batch =
             to_arrow::rows_to_batch(&self.schema, rows).map_err(|e| refuse(e.to_string()))?;
         let mut tally = CheckTally::default();
-        match self.checks.check(&batch, &mut tally) {
+        let checked = self.checks.check(&batch, &mut tally);
+        add_counts(counts, &tally.counts());
+        match checked {
             Err(failure) => Err(refuse(failure.to_string())),
             Ok(checked) => match checked.dropped.first() {
                 Some((_, check)) => Err(refuse(format!("check `{check}` dropped the row"))),
-                None => {
-                    for count in tally.counts() {
-                        tracing::debug!(view = self.name(), check = %count.check, "check warned");
-                    }
-                    Ok(row)
-                }
+                None => Ok(row),
             },
         }
     }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 
 use quiver_quality::checks::CheckCount;
 
-use super::{IngestView, RowsWritten, WriteTarget, check_rows};
+use super::{IngestView, RowsWritten, StreamPath, WriteTarget, check_rows};
 use crate::error::{ErrorClass, Result, StoreError};
 use crate::store::{Applied, FeatureStore};
 
@@ -93,19 +93,21 @@ impl FeatureStore {
                 }
                 _ => e,
             })?;
-            if !counts.is_empty() {
-                outcome.checks.insert(view.name().to_string(), counts);
-            }
-            checked.push(rows);
+            checked.push((rows, counts));
         }
-        for (view, rows) in views.iter().zip(checked) {
+        for (view, (rows, counts)) in views.iter().zip(checked) {
             let origin = FileOrigin::Push { id: push_id() };
             let written = self.write_rows(view, &rows, request.to, origin).await?;
             if request.to.offline() {
                 self.compact_stream_files(view, quiver_offline::CompactScope::Pushes)
                     .await?;
             }
+            self.observe_stream(StreamPath::Push, view, &rows, &counts)
+                .await;
             outcome.views.push((view.name().to_string(), written));
+            if !counts.is_empty() {
+                outcome.checks.insert(view.name().to_string(), counts);
+            }
         }
         Ok(outcome)
     }

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use quiver_quality::checks::CheckCount;
+
 use super::{RejectReason, RowsWritten};
 
 /// What the ingest has done since it started.
@@ -25,6 +27,10 @@ pub struct IngestSnapshot {
     /// Bad messages per reason; each went to the dead-letter topic.
     #[schema(value_type = Object)]
     pub rejected: BTreeMap<RejectReason, u64>,
+    /// Per view, violations of its data-quality checks in committed batches
+    /// (refused rows included).
+    #[schema(value_type = Object)]
+    pub checks: BTreeMap<String, Vec<CheckCount>>,
     /// Failed write or commit attempts (each retried).
     pub retries: u64,
     pub rebalances: u64,
