@@ -8,14 +8,14 @@
 # Environment (all optional):
 #   QUIVER_BIN             the binary to measure (default: built in release)
 #   QUIVER_QUALITY_DRIVERS drivers (default 2000)   QUIVER_QUALITY_HOURS  hours each (default 720)
-#   QUIVER_QUALITY_RUNS    runs of each (default 3)
+#   QUIVER_QUALITY_RUNS    runs of each (default 5)
 #   QUIVER_BENCH_DIR       work directory (default /tmp/quiver-bench; this script uses quality/)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DRIVERS=${QUIVER_QUALITY_DRIVERS:-2000}
 HOURS=${QUIVER_QUALITY_HOURS:-720}
-RUNS=${QUIVER_QUALITY_RUNS:-3}
+RUNS=${QUIVER_QUALITY_RUNS:-5}
 WORK=${QUIVER_BENCH_DIR:-/tmp/quiver-bench}/quality
 
 # shellcheck source=bench/lib.sh

@@ -277,14 +277,7 @@ async fn each_policy_on_push() {
         "{outcome}"
     );
     assert_eq!(online().await, json!(["PRESENT", "NOT_FOUND", "PRESENT"]));
-    let metrics = client
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics(&server).await;
     assert!(
         metrics.contains(
             r#"quiver_check_violations_total{view="pushed",check="acc_rate:max",policy="drop"} 1"#
@@ -312,18 +305,7 @@ async fn each_policy_on_push() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let output = quiver(
-        &repo,
-        &["--json", "stats", "pushed", "--source", "push"],
-        &[],
-    );
-    let features: Value = serde_json::from_str(&output).unwrap();
-    let conv_rate = features
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["feature"] == "conv_rate")
-        .unwrap_or_else(|| panic!("{features}"));
+    let conv_rate = common::feature_statistics(&repo, "pushed", "push", "conv_rate");
     assert_eq!(
         (&conv_rate["source"], &conv_rate["rows"]),
         (&json!("push"), &json!(2)),

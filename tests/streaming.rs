@@ -622,12 +622,7 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
                {"check": "conv_rate:min", "policy": "fail", "violations": 1}]),
         "{stats}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics(&server).await;
     assert!(
         metrics.contains(
             r#"quiver_ingest_check_violations{view="driver_hourly_stats",check="conv_rate:min",policy="fail"} 1"#
@@ -638,24 +633,12 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     // A clean stop records the open window of streamed rows: the statistics
     // of the two rows the ingest kept, and the check counts.
     terminate(server);
-    let output = quiver(
+    let trips = common::feature_statistics(
         &repo.repo,
-        &[
-            "--json",
-            "stats",
-            "driver_hourly_stats",
-            "--source",
-            "kafka",
-        ],
-        &[],
+        "driver_hourly_stats",
+        "kafka",
+        "avg_daily_trips",
     );
-    let features: Value = serde_json::from_str(&output).unwrap();
-    let trips = features
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["feature"] == "avg_daily_trips")
-        .unwrap_or_else(|| panic!("{features}"));
     assert_eq!(trips["source"], "kafka");
     assert_eq!(trips["rows"], 2, "{trips}");
     let s = &trips["stats"];

@@ -27,6 +27,34 @@ pub fn quiver(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The text of a server's `GET /metrics`.
+pub async fn metrics(server: &Server) -> String {
+    reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The entry of `feature` in `quiver --json stats VIEW --source SOURCE`.
+pub fn feature_statistics(
+    repo: &Path,
+    view: &str,
+    source: &str,
+    feature: &str,
+) -> serde_json::Value {
+    let output = quiver(repo, &["--json", "stats", view, "--source", source], &[]);
+    let features: serde_json::Value = serde_json::from_str(&output).unwrap();
+    features
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == feature)
+        .unwrap_or_else(|| panic!("no `{feature}` in {features}"))
+        .clone()
+}
+
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

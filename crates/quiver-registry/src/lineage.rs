@@ -95,6 +95,29 @@ pub(crate) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// A `feature_statistics` row, with what its run or window adds.
+pub(crate) fn statistics_from(
+    row: &AnyRow,
+    source: String,
+    writer: Option<String>,
+    rows: Option<i64>,
+    checks: Option<serde_json::Value>,
+) -> Result<FeatureStatistics> {
+    Ok(FeatureStatistics {
+        run_id: row.try_get("run_id")?,
+        source,
+        writer,
+        rows,
+        checks,
+        view: row.try_get("view")?,
+        feature: row.try_get("feature")?,
+        window_start: rfc3339(row.try_get("window_start_us")?),
+        window_end: rfc3339(row.try_get("window_end_us")?),
+        stats: json(row.try_get("stats")?, "feature statistics")?,
+        computed_at: row.try_get("computed_at")?,
+    })
+}
+
 pub(crate) fn json(text: String, what: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| RegistryError::Corrupt {
         what: what.into(),
@@ -325,22 +348,9 @@ impl Registry {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(FeatureStatistics {
-                    run_id: r.try_get("run_id")?,
-                    source: "batch".into(),
-                    writer: None,
-                    rows: r.try_get("rows_written")?,
-                    checks: r
-                        .try_get::<Option<String>, _>("checks")?
-                        .map(|text| json(text, "run checks"))
-                        .transpose()?,
-                    view: r.try_get("view")?,
-                    feature: r.try_get("feature")?,
-                    window_start: rfc3339(r.try_get("window_start_us")?),
-                    window_end: rfc3339(r.try_get("window_end_us")?),
-                    stats: json(r.try_get("stats")?, "feature statistics")?,
-                    computed_at: r.try_get("computed_at")?,
-                })
+                let checks: Option<String> = r.try_get("checks")?;
+                let checks = checks.map(|text| json(text, "run checks")).transpose()?;
+                statistics_from(r, "batch".into(), None, r.try_get("rows_written")?, checks)
             })
             .collect()
     }

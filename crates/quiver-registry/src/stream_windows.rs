@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use crate::error::Result;
-use crate::lineage::{FeatureStatistics, json, now, rfc3339};
+use crate::lineage::{FeatureStatistics, json, now, statistics_from};
 use crate::registry::Registry;
 
 /// One closed window of one view's streamed rows, as a process saw them.
@@ -111,19 +111,14 @@ impl Registry {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(FeatureStatistics {
-                    run_id: r.try_get("run_id")?,
-                    source: r.try_get("path")?,
-                    writer: Some(r.try_get("writer")?),
-                    rows: Some(r.try_get("rows_ingested")?),
-                    checks: Some(json(r.try_get("checks")?, "window checks")?),
-                    view: r.try_get("view")?,
-                    feature: r.try_get("feature")?,
-                    window_start: rfc3339(r.try_get("window_start_us")?),
-                    window_end: rfc3339(r.try_get("window_end_us")?),
-                    stats: json(r.try_get("stats")?, "feature statistics")?,
-                    computed_at: r.try_get("computed_at")?,
-                })
+                let checks = json(r.try_get("checks")?, "window checks")?;
+                statistics_from(
+                    r,
+                    r.try_get("path")?,
+                    Some(r.try_get("writer")?),
+                    Some(r.try_get("rows_ingested")?),
+                    Some(checks),
+                )
             })
             .collect()
     }

@@ -64,6 +64,7 @@ on_both_backends!(
     teardown_removes_definitions_and_keeps_history,
     concurrent_applies_end_in_one_consistent_state,
     silent_running_runs_are_marked_interrupted,
+    stream_windows_keep_their_statistics_apart_from_runs,
 );
 
 fn object(kind: ObjectKind, name: &str, spec: Value) -> RegistryObject {
@@ -389,4 +390,82 @@ async fn silent_running_runs_are_marked_interrupted(fixture: Fixture) {
             .unwrap(),
         Some(10)
     );
+}
+
+/// Windows of streamed rows are recorded with their statistics; the latest
+/// (or the latest ending in a window) of one path is read back, never a run's
+/// statistics nor another path's.
+async fn stream_windows_keep_their_statistics_apart_from_runs(fixture: Fixture) {
+    use quiver_registry::{RunResult, StreamWindowRecord};
+    let registry = fixture.connect().await;
+    let run = registry
+        .start_run(PROJECT, "v", "offline", (0, 100), 1)
+        .await
+        .unwrap();
+    registry
+        .finish_run(
+            &run,
+            &RunResult::Succeeded {
+                rows_read: 3,
+                rows_written: 3,
+                duration_ms: 1,
+            },
+        )
+        .await
+        .unwrap();
+    registry
+        .record_run_quality(&run, &json!([]), &[("f".into(), json!({"count": 3}))])
+        .await
+        .unwrap();
+    let checks = json!([{"check": "f:min", "policy": "warn", "violations": 1}]);
+    for (path, start, count) in [("kafka", 100, 5), ("kafka", 200, 7), ("push", 300, 9)] {
+        let stats = [("f".to_string(), json!({ "count": count }))];
+        let record = StreamWindowRecord {
+            view: "v",
+            path,
+            writer: "host:1",
+            window: (start, start + 100),
+            rows: count,
+            checks: &checks,
+            stats: &stats,
+        };
+        registry
+            .record_stream_window(PROJECT, &record)
+            .await
+            .unwrap();
+    }
+    let latest = |path: &'static str, window: Option<(i64, i64)>| {
+        let registry = &registry;
+        async move {
+            registry
+                .latest_stream_statistics(PROJECT, "v", path, window)
+                .await
+                .unwrap()
+        }
+    };
+    let kafka = latest("kafka", None).await;
+    assert_eq!(kafka.len(), 1, "{kafka:?}");
+    assert_eq!(
+        (kafka[0].stats["count"].as_i64(), kafka[0].rows),
+        (Some(7), Some(7))
+    );
+    assert_eq!(
+        (kafka[0].source.as_str(), kafka[0].writer.as_deref()),
+        ("kafka", Some("host:1"))
+    );
+    assert_eq!(kafka[0].checks.as_ref(), Some(&checks));
+    let earlier = latest("kafka", Some((150, 250))).await;
+    assert_eq!(earlier[0].stats["count"], 5);
+    assert_eq!(latest("push", None).await[0].stats["count"], 9);
+    // The run's statistics are where they were.
+    let batch = registry
+        .latest_statistics(PROJECT, "v", None)
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(
+        (batch[0].source.as_str(), batch[0].stats["count"].as_i64()),
+        ("batch", Some(3))
+    );
+    assert_eq!(batch[0].rows, Some(3));
 }

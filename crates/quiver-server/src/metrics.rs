@@ -67,6 +67,16 @@ struct CheckLabels {
     policy: String,
 }
 
+impl CheckLabels {
+    fn of(view: &str, count: &quiver_store::CheckCount) -> Self {
+        Self {
+            view: view.to_string(),
+            check: count.check.clone(),
+            policy: count.policy.as_str().to_string(),
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -183,11 +193,7 @@ impl Metrics {
     pub fn observe_checks(&self, view: &str, checks: &[quiver_store::CheckCount]) {
         for count in checks {
             self.check_violations
-                .get_or_create(&CheckLabels {
-                    view: view.to_string(),
-                    check: count.check.clone(),
-                    policy: count.policy.as_str().to_string(),
-                })
+                .get_or_create(&CheckLabels::of(view, count))
                 .inc_by(count.violations);
         }
     }
@@ -213,11 +219,7 @@ impl Metrics {
             for (view, counts) in &s.checks {
                 for count in counts {
                     g.check_violations
-                        .get_or_create(&CheckLabels {
-                            view: view.clone(),
-                            check: count.check.clone(),
-                            policy: count.policy.as_str().to_string(),
-                        })
+                        .get_or_create(&CheckLabels::of(view, count))
                         .set(count.violations);
                 }
             }
