@@ -381,6 +381,19 @@ fn init_refuses_a_non_empty_directory_and_usage_errors_exit_2() {
     assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
     let run = quiver(&repo, &["list", "widgets"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = quiver(&repo, &["ingest", "--stats-window", "5ms"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("shortest window, 1s"), "{}", run.stderr);
+    let run = quiver(
+        &repo,
+        &["stats", "driver_hourly_stats", "--source", "stream"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("batch, kafka or push"),
+        "{}",
+        run.stderr
+    );
     let run = quiver(&repo.join("missing"), &["plan"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("quiver init"), "{}", run.stderr);

@@ -124,7 +124,7 @@ pub struct IngestArgs {
     pub log_every: std::time::Duration,
     /// Record the statistics and check counts of streamed rows (Kafka, push)
     /// per window of this length of ingest time (`quiver stats VIEW --source kafka`).
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = stats_window)]
     pub stats_window: std::time::Duration,
 }
 
@@ -283,4 +283,14 @@ pub struct ListArgs {
 pub struct DescribeArgs {
     /// The name of an entity, source, feature view or feature service.
     pub name: String,
+}
+
+/// A window of streamed rows' statistics: at least a second, so a short typo
+/// (`5ms` for `5m`) cannot fill the registry with a record per row.
+fn stats_window(text: &str) -> Result<std::time::Duration, String> {
+    let window = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if window < std::time::Duration::from_secs(1) {
+        return Err(format!("`{text}` is shorter than the shortest window, 1s"));
+    }
+    Ok(window)
 }
