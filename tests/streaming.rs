@@ -611,7 +611,8 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     assert_eq!(letters, expect);
 
     // What the checks counted, per check with its policy: in /ingest-stats and
-    // /metrics (a `fail` check stops at the first violation of the message).
+    // /metrics; every check judges every row (a stream's `fail` refuses, it
+    // cannot stop), so the second refused message counts twice.
     let stats = wait_for_stats(&server, "check counts", |s| {
         !s["checks"]["driver_hourly_stats"].is_null()
     })
@@ -619,6 +620,7 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     assert_eq!(
         stats["checks"]["driver_hourly_stats"],
         json!([{"check": "acc_rate:max", "policy": "drop", "violations": 1},
+               {"check": "acc_rate:not_null", "policy": "drop", "violations": 1},
                {"check": "conv_rate:min", "policy": "fail", "violations": 1}]),
         "{stats}"
     );
@@ -656,6 +658,7 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     assert_eq!(
         trips["checks"],
         json!([{"check": "acc_rate:max", "policy": "drop", "violations": 1},
+               {"check": "acc_rate:not_null", "policy": "drop", "violations": 1},
                {"check": "conv_rate:min", "policy": "fail", "violations": 1}])
     );
 }

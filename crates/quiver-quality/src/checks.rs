@@ -185,6 +185,26 @@ impl ViewChecks {
         batch: &RecordBatch,
         tally: &mut CheckTally,
     ) -> Result<Checked, CheckFailure> {
+        self.judge_rows(batch, tally, false)
+    }
+
+    /// As [`ViewChecks::check`] for rows that cannot stop anything (a
+    /// stream's): a violated `fail` check refuses its rows like `drop`, and
+    /// every check judges every row.
+    pub fn check_each(
+        &self,
+        batch: &RecordBatch,
+        tally: &mut CheckTally,
+    ) -> Result<Checked, CheckFailure> {
+        self.judge_rows(batch, tally, true)
+    }
+
+    fn judge_rows(
+        &self,
+        batch: &RecordBatch,
+        tally: &mut CheckTally,
+        fail_drops: bool,
+    ) -> Result<Checked, CheckFailure> {
         let rows = batch.num_rows();
         let mut dropped_by: Vec<Option<&str>> = vec![None; rows];
         for compiled in &self.features {
@@ -203,7 +223,7 @@ impl ViewChecks {
             self.judge(
                 tally,
                 &compiled.name,
-                compiled.check.policy,
+                (compiled.check.policy, fail_drops),
                 &violated,
                 count,
                 &mut dropped_by,
@@ -228,7 +248,7 @@ impl ViewChecks {
             self.judge(
                 tally,
                 "view:unique",
-                policy,
+                (policy, fail_drops),
                 &violated,
                 count,
                 &mut dropped_by,
@@ -268,12 +288,14 @@ impl ViewChecks {
         })
     }
 
+    /// Counts a check's violations and acts on its policy; with `fail_drops`,
+    /// `fail` drops the rows (counted as `fail`).
     #[allow(clippy::too_many_arguments)]
     fn judge<'a>(
         &self,
         tally: &mut CheckTally,
         name: &'a str,
-        policy: CheckPolicy,
+        (policy, fail_drops): (CheckPolicy, bool),
         violated: &[bool],
         count: usize,
         dropped_by: &mut [Option<&'a str>],
@@ -284,11 +306,11 @@ impl ViewChecks {
         }
         tally.count(name, policy, count as u64);
         match policy {
-            CheckPolicy::Fail => Err(CheckFailure {
+            CheckPolicy::Fail if !fail_drops => Err(CheckFailure {
                 check: name.to_string(),
                 detail: detail(),
             }),
-            CheckPolicy::Drop => {
+            CheckPolicy::Fail | CheckPolicy::Drop => {
                 for (by, violated) in dropped_by.iter_mut().zip(violated) {
                     if *violated && by.is_none() {
                         *by = Some(name);
@@ -625,6 +647,40 @@ mod tests {
         assert_eq!(error.check, "rate:min");
         assert!(error.detail.contains("1 of 4 rows"), "{}", error.detail);
         assert!(error.detail.contains("value -1"), "{}", error.detail);
+    }
+
+    #[test]
+    fn rows_that_cannot_stop_anything_are_refused_by_fail_checks() {
+        let spec = view(
+            vec![
+                ("rate", FeatureRule::Min { value: 0.0 }, CheckPolicy::Fail),
+                ("rate", FeatureRule::NotNull, CheckPolicy::Drop),
+            ],
+            vec![],
+        );
+        let mut tally = CheckTally::default();
+        let checked = checks(&spec)
+            .check_each(&rows(), &mut tally)
+            .expect("a stream's rows are judged, not stopped");
+        assert_eq!(
+            checked.dropped,
+            vec![
+                (1, "rate:min".to_string()),
+                (2, "rate:not_null".to_string())
+            ]
+        );
+        let counts: Vec<(String, CheckPolicy, u64)> = tally
+            .counts()
+            .into_iter()
+            .map(|c| (c.check, c.policy, c.violations))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("rate:min".to_string(), CheckPolicy::Fail, 1),
+                ("rate:not_null".to_string(), CheckPolicy::Drop, 1)
+            ]
+        );
     }
 
     #[test]

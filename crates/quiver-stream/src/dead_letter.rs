@@ -8,6 +8,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::error::Result;
+use crate::pending::Partition;
 
 /// The reason (`not_json`, `missing_key`, ...).
 pub const REASON_HEADER: &str = "quiver-error-reason";
@@ -21,8 +22,17 @@ pub const SOURCE_HEADER: &str = "quiver-source";
 pub struct DeadLetter {
     pub key: Option<Vec<u8>>,
     pub payload: Option<Vec<u8>>,
-    pub source: String,
+    /// The message's partition and offset (dead letters go out in this order).
+    pub position: (Partition, i64),
     pub rejected: Rejected,
+}
+
+impl DeadLetter {
+    /// `topic/partition/offset`, for the source header.
+    fn source(&self) -> String {
+        let ((topic, partition), offset) = &self.position;
+        format!("{topic}/{partition}/{offset}")
+    }
 }
 
 /// Sends every dead letter and waits until the broker has them all.
@@ -32,6 +42,7 @@ pub async fn send_all(
     letters: &[DeadLetter],
 ) -> Result<()> {
     let sends = letters.iter().map(|letter| async move {
+        let source = letter.source();
         let headers = OwnedHeaders::new()
             .insert(Header {
                 key: REASON_HEADER,
@@ -43,7 +54,7 @@ pub async fn send_all(
             })
             .insert(Header {
                 key: SOURCE_HEADER,
-                value: Some(&letter.source),
+                value: Some(&source),
             });
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
         if let Some(key) = &letter.key {

@@ -31,7 +31,13 @@ pub struct Pending {
     /// What the checks counted per (topic, index of the view among its views).
     pub checks: BTreeMap<(String, usize), Vec<CheckCount>>,
     pub dead_letters: Vec<DeadLetter>,
+    /// Key and payload of the messages a view's check may refuse (those of
+    /// topics that feed a checked view), to dead-letter them as they came.
+    pub raw: BTreeMap<(Partition, i64), RawMessage>,
 }
+
+/// A message's key and payload.
+pub type RawMessage = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 impl Pending {
     /// Notes that the message at `offset` of `partition` is in the batch.

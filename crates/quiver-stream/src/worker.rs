@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use quiver_core::KafkaConfig;
 use quiver_offline::{CompactScope, FileOrigin, STREAM_FILES_PER_DAY};
-use quiver_online::MAX_TIMESTAMP_US;
+use quiver_online::{MAX_TIMESTAMP_US, OnlineRow};
 use quiver_store::{
     ErrorClass, FeatureStore, IngestStats, RejectReason, Rejected, StoreError, StreamPath,
     add_counts,
@@ -22,7 +22,7 @@ use crate::context::IngestContext;
 use crate::dead_letter::{self, DeadLetter};
 use crate::error::{Result, StreamError};
 
-use crate::pending::{Partition, Pending};
+use crate::pending::{Partition, Pending, RawMessage};
 use crate::routes::Routes;
 use crate::{admin, client};
 
@@ -203,19 +203,7 @@ impl Worker {
                 .routes
                 .views(&partition.0)
                 .iter()
-                .enumerate()
-                .map(|(index, view)| {
-                    let mut counts = Vec::new();
-                    let row = view
-                        .decoder
-                        .decode_bytes(payload, created_us)
-                        .and_then(|row| view.check_row(row, &mut counts));
-                    if !counts.is_empty() {
-                        let key = (partition.0.clone(), index);
-                        add_counts(self.pending.checks.entry(key).or_default(), &counts);
-                    }
-                    row
-                })
+                .map(|view| view.decoder.decode_bytes(payload, created_us))
                 .collect::<std::result::Result<Vec<_>, _>>(),
         };
         match decoded {
@@ -223,20 +211,78 @@ impl Worker {
                 for (view, row) in rows.into_iter().enumerate() {
                     self.pending.add_row(&partition, view, offset, row);
                 }
+                let views = self.routes.views(&partition.0);
+                if views.iter().any(|view| !view.checks.is_empty()) {
+                    let raw = (
+                        message.key().map(<[u8]>::to_vec),
+                        message.payload().map(<[u8]>::to_vec),
+                    );
+                    self.pending.raw.insert((partition, offset), raw);
+                }
             }
-            Err(rejected) => {
-                tracing::debug!(topic = %partition.0, partition = partition.1, offset, %rejected, "bad message");
-                self.stats
-                    .update(|s| *s.rejected.entry(rejected.reason).or_default() += 1);
-                self.pending.dead_letters.push(DeadLetter {
-                    key: message.key().map(<[u8]>::to_vec),
-                    payload: message.payload().map(<[u8]>::to_vec),
-                    source: format!("{}/{}/{offset}", partition.0, partition.1),
-                    rejected,
-                });
-            }
+            Err(rejected) => self.dead_letter(
+                (partition, offset),
+                (
+                    message.key().map(<[u8]>::to_vec),
+                    message.payload().map(<[u8]>::to_vec),
+                ),
+                rejected,
+            ),
         }
         Ok(())
+    }
+
+    /// Counts a refused message and keeps it for the dead-letter topic.
+    fn dead_letter(&mut self, position: (Partition, i64), raw: RawMessage, rejected: Rejected) {
+        let ((topic, partition), offset) = &position;
+        tracing::debug!(%topic, partition, offset, %rejected, "bad message");
+        self.stats
+            .update(|s| *s.rejected.entry(rejected.reason).or_default() += 1);
+        let (key, payload) = raw;
+        self.pending.dead_letters.push(DeadLetter {
+            key,
+            payload,
+            position,
+            rejected,
+        });
+    }
+
+    /// Judges the batch's rows with their views' checks, the rows of each
+    /// (partition, view) together: a message a check refuses is
+    /// dead-lettered, and its rows leave every view (a message is taken or
+    /// refused whole). Dead letters then go out in the order of the messages.
+    fn check_pending(&mut self) {
+        let mut refused: BTreeMap<(Partition, i64), Rejected> = BTreeMap::new();
+        for ((partition, view_index), rows) in &self.pending.rows {
+            let view = &self.routes.views(&partition.0)[*view_index];
+            let batch: Vec<&OnlineRow> = rows.iter().map(|(_, row)| row).collect();
+            let mut counts = Vec::new();
+            let refusals = view.refusals(&batch, &mut counts);
+            if !counts.is_empty() {
+                let key = (partition.0.clone(), *view_index);
+                add_counts(self.pending.checks.entry(key).or_default(), &counts);
+            }
+            for ((offset, _), refusal) in rows.iter().zip(refusals) {
+                if let Some(rejected) = refusal {
+                    refused
+                        .entry((partition.clone(), *offset))
+                        .or_insert(rejected);
+                }
+            }
+        }
+        if !refused.is_empty() {
+            for ((partition, _), rows) in &mut self.pending.rows {
+                rows.retain(|(offset, _)| !refused.contains_key(&(partition.clone(), *offset)));
+            }
+            for (position, rejected) in refused {
+                let raw = self.pending.raw.remove(&position).unwrap_or_default();
+                self.dead_letter(position, raw, rejected);
+            }
+            self.pending
+                .dead_letters
+                .sort_by(|a, b| a.position.cmp(&b.position));
+        }
+        self.pending.raw.clear();
     }
 
     /// After partitions were revoked the uncommitted batch belongs to whoever
@@ -352,6 +398,7 @@ impl Worker {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.check_pending();
         let mut pause = RETRY_FIRST;
         let mut stop_deadline = None;
         loop {
@@ -441,7 +488,7 @@ impl Worker {
         let mut checks = std::mem::take(&mut self.pending.checks);
         for ((partition, view_index), rows) in &self.pending.rows {
             let view = &self.routes.views(&partition.0)[*view_index];
-            let rows: Vec<_> = rows.iter().map(|(_, row)| row.clone()).collect();
+            let rows: Vec<&OnlineRow> = rows.iter().map(|(_, row)| row).collect();
             let counts = checks
                 .remove(&(partition.0.clone(), *view_index))
                 .unwrap_or_default();
@@ -451,7 +498,7 @@ impl Worker {
         for ((topic, view_index), counts) in checks {
             if !counts.is_empty() {
                 let view = &self.routes.views(&topic)[view_index];
-                self.observe(view, &[], counts).await;
+                self.observe(view, &[] as &[&OnlineRow], counts).await;
             }
         }
     }
@@ -459,7 +506,7 @@ impl Worker {
     async fn observe(
         &self,
         view: &quiver_store::IngestView,
-        rows: &[quiver_online::OnlineRow],
+        rows: &[&OnlineRow],
         counts: Vec<quiver_store::CheckCount>,
     ) {
         if !counts.is_empty() {

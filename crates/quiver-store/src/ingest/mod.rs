@@ -71,34 +71,43 @@ impl IngestView {
         })
     }
 
-    /// Judges one streamed row with the view's per-row checks, adding what
-    /// they counted to `counts`: a violated `fail` or `drop` check refuses it
-    /// (the ingest dead-letters it with the check's name); `warn` checks are
-    /// only counted. A stream cannot stop, so `fail` refuses the row like `drop`.
-    pub fn check_row(
+    /// Judges streamed rows (a micro-batch's, together) with the view's
+    /// per-row checks, adding what they counted to `counts`; returns, per row,
+    /// why it is refused, if it is. A stream cannot stop, so a violated `fail`
+    /// check refuses its rows like `drop` (the ingest dead-letters them with
+    /// the check's name); `warn` checks are only counted.
+    pub fn refusals(
         &self,
-        row: OnlineRow,
+        rows: &[impl std::borrow::Borrow<OnlineRow>],
         counts: &mut Vec<CheckCount>,
-    ) -> std::result::Result<OnlineRow, Rejected> {
-        if self.checks.is_empty() {
-            return Ok(row);
+    ) -> Vec<Option<Rejected>> {
+        if self.checks.is_empty() || rows.is_empty() {
+            return vec![None; rows.len()];
         }
         let refuse = |detail: String| Rejected {
             reason: RejectReason::CheckFailed,
             detail,
         };
-        let rows = std::slice::from_ref(&row);
-        let batch =
-            to_arrow::rows_to_batch(&self.schema, rows).map_err(|e| refuse(e.to_string()))?;
-        let mut tally = CheckTally::default();
-        let checked = self.checks.check(&batch, &mut tally);
-        add_counts(counts, &tally.counts());
-        match checked {
-            Err(failure) => Err(refuse(failure.to_string())),
-            Ok(checked) => match checked.dropped.first() {
-                Some((_, check)) => Err(refuse(format!("check `{check}` dropped the row"))),
-                None => Ok(row),
-            },
+        let judged = to_arrow::rows_to_batch(&self.schema, rows)
+            .map_err(|e| e.to_string())
+            .and_then(|batch| {
+                let mut tally = CheckTally::default();
+                let checked = self.checks.check_each(&batch, &mut tally);
+                add_counts(counts, &tally.counts());
+                checked.map_err(|e| e.to_string())
+            });
+        match judged {
+            Ok(checked) => {
+                let mut refused = vec![None; rows.len()];
+                for (row, check) in checked.dropped {
+                    if let Some(slot) = refused.get_mut(row) {
+                        *slot = Some(refuse(format!("check `{check}` refused the row")));
+                    }
+                }
+                refused
+            }
+            // Rows that cannot even be judged are refused, not lost.
+            Err(detail) => vec![Some(refuse(detail)); rows.len()],
         }
     }
 

@@ -7,6 +7,7 @@
 //! up. Each process records its own share (`writer`): the statistics are
 //! sketches of what that process saw, not merged across processes.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::{Arc, Mutex};
@@ -118,7 +119,7 @@ impl StreamWindows {
         &self,
         path: StreamPath,
         view: &IngestView,
-        rows: &[OnlineRow],
+        rows: &[impl Borrow<OnlineRow>],
         checks: &[CheckCount],
         with_stats: bool,
         now_us: i64,
@@ -227,7 +228,7 @@ impl FeatureStore {
         &self,
         path: StreamPath,
         view: &IngestView,
-        rows: &[OnlineRow],
+        rows: &[impl Borrow<OnlineRow>],
         checks: &[CheckCount],
     ) {
         let observed = self.stream_windows.observe(
