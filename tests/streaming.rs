@@ -663,6 +663,72 @@ async fn bad_messages_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     );
 }
 
+/// A message feeds every view of its topic or none: one refused by a check of
+/// one view is dead-lettered once and leaves the other view too; the rest of
+/// the micro-batch is written to both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_one_view_refuses_is_refused_whole() {
+    let repo = StreamRepo::new("stream_two_views", None);
+    std::fs::write(
+        repo.repo.join("strict.yaml"),
+        "feature_views:
+  - name: driver_strict
+    entities: [driver]
+    source: driver_stats_source
+    stream_source: driver_stats_stream
+    ttl: 2d
+    features:
+      - name: conv_rate
+        dtype: float32
+        checks: [{ check: max, value: 0.5, policy: drop }]
+",
+    )
+    .unwrap();
+    quiver(&repo.repo, &["apply"], &[]);
+    create_topic(&repo.topic).await;
+    let at = common::this_hour() - chrono::Duration::hours(1);
+    let event = |driver: i64, conv_rate: f32| {
+        let event = Event {
+            driver,
+            at,
+            conv_rate,
+            acc_rate: 0.5,
+            trips: 1,
+        };
+        (Some("k".to_string()), Some(event.json(0)))
+    };
+    // One key: one partition, one micro-batch, in this order.
+    let messages = vec![event(7001, 0.25), event(7002, 0.75), event(7003, 0.5)];
+    produce(&repo.topic, &messages).await;
+
+    let server = repo.serve(&[]);
+    let stats = wait_until_consumed(&server, 3).await;
+    assert_eq!(stats["rejected"], json!({"check_failed": 1}), "{stats}");
+    assert_eq!(
+        stats["checks"]["driver_strict"],
+        json!([{"check": "conv_rate:max", "policy": "drop", "violations": 1}]),
+        "{stats}"
+    );
+    let served = online(&server, &[7001, 7002, 7003]).await;
+    assert!(served[&7001].0.starts_with("PRESENT"), "{served:?}");
+    assert!(
+        served[&7002].0.starts_with("NOT_FOUND"),
+        "the main view does not take a message the strict view refused: {served:?}"
+    );
+    assert!(served[&7003].0.starts_with("PRESENT"), "{served:?}");
+    let strict = call(
+        &server,
+        "/get-online-features",
+        &json!({"features": ["driver_strict:conv_rate"], "entities": {"driver_id": [7001, 7002, 7003]}}),
+    )
+    .await;
+    assert_eq!(
+        strict["results"][1]["statuses"],
+        json!(["PRESENT", "NOT_FOUND", "PRESENT"])
+    );
+    terminate(server);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_stream_resumes_to_what_a_clean_run_produces() {
     let crashed = StreamRepo::new("stream_crash", None);
