@@ -53,7 +53,8 @@ pub struct IngestView {
     /// What the online store needs to know (features in row order).
     pub meta: ViewMeta,
     pub decoder: RowDecoder,
-    /// The view's data-quality checks (judged on each streamed row).
+    /// The view's data-quality checks (judged on the rows of each push, and
+    /// of each Kafka micro-batch, together).
     pub checks: Arc<ViewChecks>,
 }
 
