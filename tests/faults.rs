@@ -91,31 +91,20 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
 /// for the view (a late correction shares its original's event time).
 fn stored_rows(repo: &Path) -> Vec<(i64, i64, i64)> {
     let mut rows = Vec::new();
-    let store = quiver_offline::OfflineStore::new(offline_dir(repo));
-    for path in store.files(VIEW).unwrap().into_iter().map(|f| f.path) {
-        let file = std::fs::File::open(&path).unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let ids = batch.column_by_name("driver_id").unwrap();
-            let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
-            let micros = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<TimestampMicrosecondArray>()
-                    .unwrap()
-                    .clone()
-            };
-            let (ts, created) = (micros("__event_ts"), micros("__created_ts"));
-            rows.extend(
-                (0..batch.num_rows()).map(|i| (ids.value(i), ts.value(i), created.value(i))),
-            );
-        }
+    for batch in common::stored_batches(repo, VIEW) {
+        let ids = batch.column_by_name("driver_id").unwrap();
+        let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+        let micros = |name: &str| {
+            batch
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap()
+                .clone()
+        };
+        let (ts, created) = (micros("__event_ts"), micros("__created_ts"));
+        rows.extend((0..batch.num_rows()).map(|i| (ids.value(i), ts.value(i), created.value(i))));
     }
     rows
 }

@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Float32Type;
 use chrono::Duration;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
 use common::{historical, init_repo, quiver, rfc3339, start_server, this_hour};
@@ -50,28 +49,34 @@ fn materialize(repo: &Path) -> std::process::Output {
         .unwrap()
 }
 
-/// Every `conv_rate` of the Parquet files `paths` (nulls as None).
-fn conv_rates(paths: impl IntoIterator<Item = PathBuf>) -> Vec<Option<f32>> {
-    let mut values = Vec::new();
-    for path in paths {
-        let file = std::fs::File::open(&path).unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
+/// Every `conv_rate` of `batches` (nulls as None).
+fn conv_rates(batches: Vec<arrow::array::RecordBatch>) -> Vec<Option<f32>> {
+    batches
+        .iter()
+        .flat_map(|batch| {
             let column = batch.column_by_name("conv_rate").unwrap();
-            values.extend(column.as_primitive::<Float32Type>().iter());
-        }
-    }
-    values
+            column
+                .as_primitive::<Float32Type>()
+                .iter()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The report of a materialization that must succeed.
+fn published(repo: &Path) -> Value {
+    let out = materialize(repo);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// The view's stored `conv_rate`s, as the offline store lists its files.
 fn stored(repo: &Path) -> Vec<Option<f32>> {
-    let store = quiver_offline::OfflineStore::new(repo.join(".quiver/offline"));
-    conv_rates(store.files(VIEW).unwrap().into_iter().map(|f| f.path))
+    conv_rates(common::stored_batches(repo, VIEW))
 }
 
 /// The one checked count of `check` in a run report's `checks`.
@@ -87,7 +92,9 @@ fn violations(checks: &Value, check: &str) -> Option<u64> {
 #[test]
 fn each_policy_on_batch_materialization_and_the_statistics_of_the_run() {
     let (_dir, repo) = init_repo(&quiver_testkit::unique_name("quality_batch"), 20, 72);
-    let source = conv_rates([repo.join("data/driver_stats.parquet")]);
+    let source = conv_rates(common::parquet_batches([
+        repo.join("data/driver_stats.parquet")
+    ]));
     let over = source
         .iter()
         .filter(|v| v.is_some_and(|v| v > LIMIT))
@@ -112,13 +119,7 @@ fn each_policy_on_batch_materialization_and_the_statistics_of_the_run() {
     // online, and counted. (A later, stricter run would not retract values
     // already online: the event-time guard keeps the newest.)
     apply_with_policy(&repo, "drop");
-    let out = materialize(&repo);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = published(&repo);
     assert_eq!(
         violations(&report[0]["checks"], "conv_rate:max"),
         Some(over)
@@ -181,13 +182,7 @@ fn each_policy_on_batch_materialization_and_the_statistics_of_the_run() {
 
     // warn: every row is stored, the violations are counted.
     apply_with_policy(&repo, "warn");
-    let out = materialize(&repo);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = published(&repo);
     assert_eq!(
         violations(&report[0]["checks"], "conv_rate:max"),
         Some(over)

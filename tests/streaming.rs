@@ -10,13 +10,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arrow::util::display::array_value_to_string;
 use chrono::{DateTime, Utc};
-use common::{Server, quiver, rfc3339, start_server};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use common::{Server, quiver, rfc3339, start_server, terminate};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -168,25 +166,14 @@ impl StreamRepo {
     /// Every offline row of `view`, one text line per row, sorted.
     fn offline_rows(&self, view: &str) -> Vec<String> {
         let mut rows = Vec::new();
-        // The store's own listing: files merged into another (retired, still on
-        // disk for a grace period) are not data any more.
-        let store = quiver_offline::OfflineStore::new(self.repo.join(".quiver/offline"));
-        for path in store.files(view).unwrap().into_iter().map(|f| f.path) {
-            let file = std::fs::File::open(&path).unwrap();
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap();
-            for batch in reader {
-                let batch = batch.unwrap();
-                for row in 0..batch.num_rows() {
-                    let cells: Vec<String> = batch
-                        .columns()
-                        .iter()
-                        .map(|c| array_value_to_string(c, row).unwrap())
-                        .collect();
-                    rows.push(cells.join("|"));
-                }
+        for batch in common::stored_batches(&self.repo, view) {
+            for row in 0..batch.num_rows() {
+                let cells: Vec<String> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| array_value_to_string(c, row).unwrap())
+                    .collect();
+                rows.push(cells.join("|"));
             }
         }
         rows.sort();
@@ -347,17 +334,6 @@ fn expected_online(event: &Event) -> (String, Vec<Value>, Value) {
 /// A float32 as the API prints it: its shortest decimal text.
 fn float32(v: f32) -> Value {
     json!(v.to_string().parse::<f64>().unwrap())
-}
-
-/// Stops a server with SIGTERM and asserts it exits cleanly.
-fn terminate(mut server: Server) {
-    let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = server.wait();
-    assert!(exit.success(), "SIGTERM: the server exits cleanly ({exit})");
 }
 
 /// The group's committed offset of every partition of `topic`.

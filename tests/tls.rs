@@ -11,9 +11,8 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
-use common::{Server, applied_repo, materialize_recent, start_server};
+use common::{applied_repo, materialize_recent, start_server, terminate};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
@@ -81,24 +80,6 @@ fn serve_output(repo: &Path, args: &[&str]) -> Output {
         .env_remove("QUIVER_REGISTRY")
         .output()
         .unwrap()
-}
-
-/// SIGTERM; the server must drain (here: close the client's idle keep-alive
-/// connection) and exit cleanly within a few seconds.
-fn terminate(mut server: Server) {
-    let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (done, exited) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(server.wait());
-    });
-    let exit = exited
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server did not stop on SIGTERM");
-    assert!(exit.success(), "SIGTERM: the server exits cleanly ({exit})");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,45 @@ pub fn quiver(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Every batch of the Parquet files `paths`, in order.
+pub fn parquet_batches(paths: impl IntoIterator<Item = PathBuf>) -> Vec<arrow::array::RecordBatch> {
+    let mut batches = Vec::new();
+    for path in paths {
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        batches.extend(reader.map(Result::unwrap));
+    }
+    batches
+}
+
+/// Every batch of `view` in the offline store of `repo`, as the store lists
+/// its files: files merged into another (retired, still on disk for a grace
+/// period) are not data any more.
+pub fn stored_batches(repo: &Path, view: &str) -> Vec<arrow::array::RecordBatch> {
+    let store = quiver_offline::OfflineStore::new(repo.join(".quiver/offline"));
+    parquet_batches(store.files(view).unwrap().into_iter().map(|f| f.path))
+}
+
+/// Stops a server with SIGTERM: it must drain and exit cleanly within 20 s.
+pub fn terminate(mut server: Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(server.wait());
+    });
+    let exit = exited
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the server did not stop on SIGTERM");
+    assert!(exit.success(), "SIGTERM: the server exits cleanly ({exit})");
+}
+
 /// The text of a server's `GET /metrics`.
 pub async fn metrics(server: &Server) -> String {
     reqwest::get(format!("{}/metrics", server.url))

@@ -516,7 +516,7 @@ impl Worker {
             });
         }
         self.store
-            .observe_stream(StreamPath::Kafka, view, rows, &counts)
+            .observe_stream(StreamPath::Kafka, view, rows, None, &counts)
             .await;
     }
 

@@ -51,13 +51,8 @@ pub(crate) fn from_sketch(sketch: &QuantileSketch, bins: usize) -> Option<Histog
 
 #[cfg(test)]
 mod tests {
+    use super::super::quantiles::sketch_of;
     use super::*;
-
-    fn sketch_of(values: impl IntoIterator<Item = f64>) -> QuantileSketch {
-        let mut sketch = QuantileSketch::new().expect("valid k");
-        values.into_iter().for_each(|v| sketch.update(v));
-        sketch
-    }
 
     #[test]
     fn empty_has_no_histogram() {

@@ -142,15 +142,17 @@ impl TryFrom<SketchRepr> for QuantileSketch {
     }
 }
 
+/// A sketch of `values`, for tests.
+#[cfg(test)]
+pub(crate) fn sketch_of(values: impl IntoIterator<Item = f64>) -> QuantileSketch {
+    let mut sketch = QuantileSketch::new().expect("valid k");
+    values.into_iter().for_each(|v| sketch.update(v));
+    sketch
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sketch_of(values: impl IntoIterator<Item = f64>) -> QuantileSketch {
-        let mut sketch = QuantileSketch::new().expect("valid k");
-        values.into_iter().for_each(|v| sketch.update(v));
-        sketch
-    }
 
     #[test]
     fn empty_answers_nothing() {

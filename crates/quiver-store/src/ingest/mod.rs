@@ -239,15 +239,24 @@ impl FeatureStore {
     }
 }
 
+/// What a view's checks keep of a push's rows.
+pub(crate) struct CheckedRows {
+    pub rows: Vec<OnlineRow>,
+    pub counts: Vec<CheckCount>,
+    /// The kept rows as a batch, when the checks built one.
+    pub batch: Option<arrow::array::RecordBatch>,
+}
+
 /// The rows of `view` that its checks keep, judged together, with what the
 /// checks counted; a violated `fail` check is an error.
-pub(crate) fn check_rows(
-    view: &IngestView,
-    rows: Vec<OnlineRow>,
-) -> Result<(Vec<OnlineRow>, Vec<CheckCount>)> {
+pub(crate) fn check_rows(view: &IngestView, rows: Vec<OnlineRow>) -> Result<CheckedRows> {
     let mut pass = QualityPass::with_checks(&view.schema, view.checks.clone(), false)?;
     if pass.has_no_checks() || rows.is_empty() {
-        return Ok((rows, Vec::new()));
+        return Ok(CheckedRows {
+            rows,
+            counts: Vec::new(),
+            batch: None,
+        });
     }
     let batch = to_arrow::rows_to_batch(&view.schema, &rows)?;
     let checked = pass.check(&batch)?;
@@ -260,7 +269,11 @@ pub(crate) fn check_rows(
         .filter(|(i, _)| !dropped.contains(i))
         .map(|(_, row)| row)
         .collect();
-    Ok((kept, pass.report().checks))
+    Ok(CheckedRows {
+        rows: kept,
+        counts: pass.report().checks,
+        batch: Some(checked.batch),
+    })
 }
 
 /// The row with the greatest (event time, created time) per entity, the later

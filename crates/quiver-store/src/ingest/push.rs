@@ -87,26 +87,36 @@ impl FeatureStore {
         // Every view's checks pass (or drop rows) before anything is written.
         let mut checked = Vec::with_capacity(views.len());
         for (view, rows) in views.iter().zip(decoded) {
-            let (rows, counts) = check_rows(view, rows).map_err(|e| match e.class() {
+            let checked_rows = check_rows(view, rows).map_err(|e| match e.class() {
                 ErrorClass::User => {
                     StoreError::Request(format!("view `{}`: {e}; nothing was written", view.name()))
                 }
                 _ => e,
             })?;
-            checked.push((rows, counts));
+            checked.push(checked_rows);
         }
-        for (view, (rows, counts)) in views.iter().zip(checked) {
+        for (view, checked) in views.iter().zip(checked) {
             let origin = FileOrigin::Push { id: push_id() };
-            let written = self.write_rows(view, &rows, request.to, origin).await?;
+            let written = self
+                .write_rows(view, &checked.rows, request.to, origin)
+                .await?;
             if request.to.offline() {
                 self.compact_stream_files(view, quiver_offline::CompactScope::Pushes)
                     .await?;
             }
-            self.observe_stream(StreamPath::Push, view, &rows, &counts)
-                .await;
+            self.observe_stream(
+                StreamPath::Push,
+                view,
+                &checked.rows,
+                checked.batch.as_ref(),
+                &checked.counts,
+            )
+            .await;
             outcome.views.push((view.name().to_string(), written));
-            if !counts.is_empty() {
-                outcome.checks.insert(view.name().to_string(), counts);
+            if !checked.counts.is_empty() {
+                outcome
+                    .checks
+                    .insert(view.name().to_string(), checked.counts);
             }
         }
         Ok(outcome)

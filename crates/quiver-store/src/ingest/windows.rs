@@ -7,12 +7,13 @@
 //! up. Each process records its own share (`writer`): the statistics are
 //! sketches of what that process saw, not merged across processes.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow::array::RecordBatch;
 use quiver_online::OnlineRow;
 use quiver_quality::checks::{CheckCount, add_counts};
 use quiver_registry::StreamWindowRecord;
@@ -119,15 +120,16 @@ impl StreamWindows {
         &self,
         path: StreamPath,
         view: &IngestView,
-        rows: &[impl Borrow<OnlineRow>],
+        (rows, batch): (&[impl Borrow<OnlineRow>], Option<&RecordBatch>),
         checks: &[CheckCount],
         with_stats: bool,
         now_us: i64,
     ) -> Result<Option<ClosedWindow>> {
-        let batch = if with_stats && !rows.is_empty() {
-            Some(to_arrow::rows_to_batch(&view.schema, rows)?)
-        } else {
-            None
+        // The caller's batch of the rows, or one made here (only if needed).
+        let batch = match batch {
+            _ if !with_stats || rows.is_empty() => None,
+            Some(batch) => Some(Cow::Borrowed(batch)),
+            None => Some(Cow::Owned(to_arrow::rows_to_batch(&view.schema, rows)?)),
         };
         let new_stats = || {
             if with_stats {
@@ -140,7 +142,7 @@ impl StreamWindows {
             window.rows += rows.len() as u64;
             add_counts(&mut window.checks, checks);
             match &batch {
-                Some(batch) => window.stats.observe(batch),
+                Some(batch) => window.stats.observe(batch.as_ref()),
                 None => Ok(()),
             }
         })
@@ -220,21 +222,23 @@ impl StreamWindows {
 }
 
 impl FeatureStore {
-    /// Takes streamed rows of `view` (those its checks kept) and what the
-    /// checks counted into the current window, recording the window before it
-    /// once that has closed. Best effort: the rows are written already, so
+    /// Takes streamed rows of `view` (those its checks kept; `batch`: the
+    /// same rows as a batch, if the caller has one) and what the checks
+    /// counted into the current window, recording the window before it once
+    /// that has closed. Best effort: the rows are written already, so
     /// statistics that cannot be taken or recorded cost only themselves (logged).
     pub async fn observe_stream(
         &self,
         path: StreamPath,
         view: &IngestView,
         rows: &[impl Borrow<OnlineRow>],
+        batch: Option<&RecordBatch>,
         checks: &[CheckCount],
     ) {
         let observed = self.stream_windows.observe(
             path,
             view,
-            rows,
+            (rows, batch),
             checks,
             self.collect_statistics,
             quiver_online::now_us(),
