@@ -7,10 +7,11 @@ use std::path::Path;
 
 use futures::StreamExt;
 use quiver_offline::{TimeWindow, ViewSchema, in_window, scan_view};
-use quiver_quality::{DriftThresholds, DriftVerdict, FeatureStats, StatsSummary, detect_drift};
+use quiver_quality::{DriftThresholds, DriftVerdict, StatsSummary, detect_drift};
 use serde::Serialize;
 
 use crate::error::{Result, StoreError};
+use crate::quality::ViewStats;
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
 
@@ -109,10 +110,10 @@ impl FeatureStore {
         let keep = in_window(window);
         let names: Vec<String> = view.view.features.iter().map(|f| f.name.clone()).collect();
         let mut stream = scan_view(&ctx, &self.offline_store(), view, keep, &names, None).await?;
-        let mut stats = accumulators(view, |name| name.to_string())?;
+        let mut stats = ViewStats::new(view)?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(quiver_offline::OfflineError::from)?;
-            observe(&mut stats, &batch)?;
+            stats.observe(&batch)?;
         }
         finish(
             stats,
@@ -146,8 +147,8 @@ impl FeatureStore {
                 feature.to_string()
             }
         };
-        let mut stats = accumulators(view, column)?;
-        observe(&mut stats, &batch)?;
+        let mut stats = ViewStats::reading(view, column)?;
+        stats.observe(&batch)?;
         finish(stats, &format!("dataset {name}"))
     }
 }
@@ -167,43 +168,9 @@ fn window_name(window: TimeWindow) -> String {
     format!("{} .. {}", rfc3339(window.start_us), rfc3339(window.end_us))
 }
 
-/// (feature, column it is read from, accumulator) for every feature statistics cover.
-type Accumulators = Vec<(String, String, FeatureStats)>;
-
-fn accumulators(view: &ViewSchema, column: impl Fn(&str) -> String) -> Result<Accumulators> {
-    let mut out = Vec::new();
-    for feature in &view.view.features {
-        let field = view
-            .schema
-            .field_with_name(&feature.name)
-            .map_err(quiver_offline::OfflineError::from)?;
-        if let Ok(stats) = FeatureStats::new(field.data_type()) {
-            out.push((feature.name.clone(), column(&feature.name), stats));
-        }
-    }
-    Ok(out)
-}
-
-fn observe(stats: &mut Accumulators, batch: &arrow::array::RecordBatch) -> Result<()> {
-    for (feature, column, accumulator) in stats {
-        let values = batch.column_by_name(column).ok_or_else(|| {
-            StoreError::Request(format!(
-                "the baseline has no column `{column}` for `{feature}`"
-            ))
-        })?;
-        accumulator
-            .observe(values.as_ref())
-            .map_err(|e| StoreError::Request(format!("statistics of `{feature}`: {e}")))?;
-    }
-    Ok(())
-}
-
-fn finish(stats: Accumulators, what: &str) -> Result<BTreeMap<String, StatsSummary>> {
-    if stats.iter().all(|(_, _, s)| s.count() == 0) {
+fn finish(stats: ViewStats, what: &str) -> Result<BTreeMap<String, StatsSummary>> {
+    if stats.has_no_rows() {
         return Err(StoreError::Request(format!("{what} holds no rows")));
     }
-    Ok(stats
-        .into_iter()
-        .map(|(feature, _, s)| (feature, s.finish()))
-        .collect())
+    Ok(stats.summaries())
 }

@@ -96,24 +96,43 @@ impl QualityPass {
 }
 
 /// The statistics accumulators of a view's features (those of a type that
-/// statistics cover; none at all when statistics are off).
+/// statistics cover; none at all when statistics are off), each with the
+/// column it reads.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ViewStats(Vec<(String, FeatureStats)>);
+pub(crate) struct ViewStats(Vec<FeatureColumn>);
+
+#[derive(Debug, Clone)]
+struct FeatureColumn {
+    feature: String,
+    column: String,
+    stats: FeatureStats,
+}
 
 impl ViewStats {
+    /// Statistics of rows in the view's layout.
     pub(crate) fn new(view: &ViewSchema) -> Result<Self> {
-        let mut stats = Vec::new();
+        Self::reading(view, str::to_string)
+    }
+
+    /// Statistics of rows whose column for a feature is `column(feature)`
+    /// (a training set's `view__feature`).
+    pub(crate) fn reading(view: &ViewSchema, column: impl Fn(&str) -> String) -> Result<Self> {
+        let mut features = Vec::new();
         for feature in &view.view.features {
             let field = view
                 .schema
                 .field_with_name(&feature.name)
                 .map_err(OfflineError::from)?;
             // A type statistics do not cover (bytes) simply has none.
-            if let Ok(accumulator) = FeatureStats::new(field.data_type()) {
-                stats.push((feature.name.clone(), accumulator));
+            if let Ok(stats) = FeatureStats::new(field.data_type()) {
+                features.push(FeatureColumn {
+                    feature: feature.name.clone(),
+                    column: column(&feature.name),
+                    stats,
+                });
             }
         }
-        Ok(Self(stats))
+        Ok(Self(features))
     }
 
     /// Whether there is no feature to gather statistics of.
@@ -121,14 +140,27 @@ impl ViewStats {
         self.0.is_empty()
     }
 
-    /// Takes in the features' columns of `batch` (in the view's layout).
+    /// Whether no row was taken in yet.
+    pub(crate) fn has_no_rows(&self) -> bool {
+        self.0.iter().all(|f| f.stats.count() == 0)
+    }
+
+    /// Takes in the features' columns of `batch`.
     pub(crate) fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
-        for (name, accumulator) in &mut self.0 {
-            if let Some(column) = batch.column_by_name(name) {
-                accumulator
-                    .observe(column.as_ref())
-                    .map_err(|e| StoreError::Internal(format!("statistics of `{name}`: {e}")))?;
-            }
+        for FeatureColumn {
+            feature,
+            column,
+            stats,
+        } in &mut self.0
+        {
+            let values = batch.column_by_name(column).ok_or_else(|| {
+                StoreError::Request(format!(
+                    "the rows have no column `{column}` for `{feature}`"
+                ))
+            })?;
+            stats
+                .observe(values.as_ref())
+                .map_err(|e| StoreError::Request(format!("statistics of `{feature}`: {e}")))?;
         }
         Ok(())
     }
@@ -136,7 +168,7 @@ impl ViewStats {
     pub(crate) fn summaries(&self) -> BTreeMap<String, StatsSummary> {
         self.0
             .iter()
-            .map(|(name, accumulator)| (name.clone(), accumulator.finish()))
+            .map(|f| (f.feature.clone(), f.stats.finish()))
             .collect()
     }
 }
