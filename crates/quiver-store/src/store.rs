@@ -1,7 +1,8 @@
 //! Opening a project: its config, its registry and the definitions applied there.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::prelude::SessionContext;
 use quiver_core::{ProjectConfig, RepoSpec};
@@ -9,7 +10,7 @@ use quiver_offline::{EngineConfig, OfflineStore, session};
 use quiver_registry::Registry;
 
 use crate::error::{Result, StoreError};
-use crate::ingest::{DEFAULT_STREAM_WINDOW, StreamWindows};
+use crate::ingest::{DEFAULT_STREAM_WINDOW, IngestView, StreamWindows};
 
 /// The definitions applied in the registry at one version: what materialization
 /// and training sets read (not the files on disk, which may be ahead).
@@ -17,6 +18,9 @@ use crate::ingest::{DEFAULT_STREAM_WINDOW, StreamWindows};
 pub struct Applied {
     pub spec: Arc<RepoSpec>,
     pub version: i64,
+    /// The views of each stream source, prepared for ingest once (schemas,
+    /// decoders, compiled checks) and shared by every push that follows.
+    pub(crate) stream_views: Arc<Mutex<HashMap<String, Arc<[IngestView]>>>>,
 }
 
 /// One project's feature store.
@@ -95,6 +99,7 @@ impl FeatureStore {
         Ok(Applied {
             spec: Arc::new(spec),
             version,
+            stream_views: Arc::default(),
         })
     }
 

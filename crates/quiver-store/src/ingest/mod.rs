@@ -123,18 +123,36 @@ impl IngestView {
 }
 
 impl Applied {
-    /// The views whose `stream_source` is `source`, prepared for ingest.
-    pub fn stream_views(&self, source: &str) -> Result<Vec<IngestView>> {
+    /// The views whose `stream_source` is `source`, prepared for ingest (on
+    /// the first call for `source`; later calls share them).
+    pub fn stream_views(&self, source: &str) -> Result<Arc<[IngestView]>> {
+        // A poisoned lock only means a thread panicked mid-insert; the map is still usable.
+        let cached = self
+            .stream_views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(source)
+            .cloned();
+        if let Some(views) = cached {
+            return Ok(views);
+        }
         let spec = self
             .spec
             .source(source)
             .ok_or_else(|| StoreError::Request(format!("unknown source `{source}`")))?;
-        self.spec
+        let views: Arc<[IngestView]> = self
+            .spec
             .feature_views
             .iter()
             .filter(|v| v.stream_source.as_deref() == Some(source))
             .map(|v| IngestView::new(&self.spec, &v.name, spec))
-            .collect()
+            .collect::<Result<Vec<_>>>()?
+            .into();
+        self.stream_views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(source.to_string(), views.clone());
+        Ok(views)
     }
 }
 
