@@ -12,14 +12,12 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, Int64Array, TimestampMicrosecondArray};
 use chrono::Duration as Span;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
 use common::{historical, init_repo, quiver, rfc3339, this_hour};
@@ -87,68 +85,9 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// (driver_id, event time, created time) of every row the offline store lists
-/// for the view (a late correction shares its original's event time).
-fn stored_rows(repo: &Path) -> Vec<(i64, i64, i64)> {
-    let mut rows = Vec::new();
-    for batch in common::stored_batches(repo, VIEW) {
-        let ids = batch.column_by_name("driver_id").unwrap();
-        let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
-        let micros = |name: &str| {
-            batch
-                .column_by_name(name)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .unwrap()
-                .clone()
-        };
-        let (ts, created) = (micros("__event_ts"), micros("__created_ts"));
-        rows.extend((0..batch.num_rows()).map(|i| (ids.value(i), ts.value(i), created.value(i))));
-    }
-    rows
-}
-
-/// The source rows inside the last `hours` hours (what a window stores).
-fn source_rows(repo: &Path, hours: i64) -> usize {
-    let start = (this_hour() - Span::hours(hours)).timestamp_micros();
-    let file = std::fs::File::open(repo.join("data/driver_stats.parquet")).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let mut count = 0;
-    for batch in reader {
-        let batch = batch.unwrap();
-        let ts = batch.column_by_name("event_timestamp").unwrap();
-        let ts = arrow::compute::cast(
-            ts,
-            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
-        )
-        .unwrap();
-        let ts = ts
-            .as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .unwrap();
-        count += ts.iter().filter(|t| t.is_some_and(|t| t >= start)).count();
-    }
-    count
-}
-
 /// The store holds each source row of the window exactly once.
 fn assert_stored_exactly(repo: &Path, hours: i64) {
-    let rows = stored_rows(repo);
-    let distinct: HashSet<_> = rows.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        rows.len(),
-        "duplicated rows in the offline store"
-    );
-    assert_eq!(
-        rows.len(),
-        source_rows(repo, hours),
-        "rows missing from the offline store"
-    );
+    common::assert_stored_exactly(repo, VIEW, this_hour() - Span::hours(hours));
 }
 
 fn runs(repo: &Path) -> Vec<Value> {
@@ -207,7 +146,7 @@ fn a_materialization_killed_midway_is_marked_and_a_rerun_stores_each_row_once() 
     kill_midway(&repo, hours);
     assert!(!temporaries(&view_dir).is_empty());
     assert!(
-        stored_rows(&repo).is_empty(),
+        common::stored_driver_rows(&repo, VIEW).is_empty(),
         "a killed run published files"
     );
     let killed = runs(&repo);
@@ -232,12 +171,9 @@ fn a_materialization_killed_midway_is_marked_and_a_rerun_stores_each_row_once() 
     assert_eq!(statuses(&repo), ["interrupted", "succeeded"]);
 
     // Killed while replacing what is stored: readers still see the old, whole data.
-    let before = stored_rows(&repo);
+    let before = common::stored_driver_rows(&repo, VIEW);
     kill_midway(&repo, hours);
-    let mut after = stored_rows(&repo);
-    let mut before = before;
-    after.sort_unstable();
-    before.sort_unstable();
+    let after = common::stored_driver_rows(&repo, VIEW);
     assert_eq!(after, before, "a killed re-run changed what readers see");
     let out = materialize(&repo, hours);
     assert!(

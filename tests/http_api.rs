@@ -181,7 +181,7 @@ async fn training_sets_in_every_format() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Vec<Value>>().await.unwrap().len(), 4);
     let again = client.post(&endpoint).json(&body).send().await.unwrap();
-    assert_eq!(again.status(), 400, "a dataset name is saved once");
+    assert_eq!(again.status(), 409, "a dataset name is saved once");
 }
 
 fn encode(format: quiver_offline::formats::TableFormat, batch: &RecordBatch) -> Vec<u8> {

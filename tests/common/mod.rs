@@ -49,6 +49,88 @@ pub fn stored_batches(repo: &Path, view: &str) -> Vec<arrow::array::RecordBatch>
     parquet_batches(store.files(view).unwrap().into_iter().map(|f| f.path))
 }
 
+/// (driver_id, event time, created time) of every row the offline store lists
+/// for `view` (a late correction shares its original's event time), sorted.
+pub fn stored_driver_rows(repo: &Path, view: &str) -> Vec<(i64, i64, i64)> {
+    let mut rows = Vec::new();
+    for batch in stored_batches(repo, view) {
+        rows.extend(driver_rows(
+            &batch,
+            "driver_id",
+            "__event_ts",
+            "__created_ts",
+        ));
+    }
+    rows.sort_unstable();
+    rows
+}
+
+/// (driver_id, event time, created time) of the example repo's driver source
+/// rows at or after `since`, sorted.
+pub fn source_driver_rows(repo: &Path, since: DateTime<Utc>) -> Vec<(i64, i64, i64)> {
+    let start = since.timestamp_micros();
+    let mut rows = Vec::new();
+    for batch in parquet_batches([repo.join("data/driver_stats.parquet")]) {
+        rows.extend(
+            driver_rows(&batch, "driver_id", "event_timestamp", "created")
+                .into_iter()
+                .filter(|row| row.1 >= start),
+        );
+    }
+    rows.sort_unstable();
+    rows
+}
+
+/// (key, event µs, created µs) of each row of `batch`.
+fn driver_rows(
+    batch: &arrow::array::RecordBatch,
+    key: &str,
+    event: &str,
+    created: &str,
+) -> Vec<(i64, i64, i64)> {
+    use arrow::array::{Array, Int64Array, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, TimeUnit};
+    let ids = arrow::compute::cast(batch.column_by_name(key).unwrap(), &DataType::Int64).unwrap();
+    let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+    let micros = |name: &str| {
+        let column = batch.column_by_name(name).unwrap();
+        let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let column = arrow::compute::cast(column, &micros).unwrap();
+        column
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap()
+            .clone()
+    };
+    let (ts, created) = (micros(event), micros(created));
+    (0..batch.num_rows())
+        .map(|i| (ids.value(i), ts.value(i), created.value(i)))
+        .collect()
+}
+
+/// The offline store holds each source row since `since` exactly once, and
+/// nothing else.
+pub fn assert_stored_exactly(repo: &Path, view: &str, since: DateTime<Utc>) {
+    let stored = stored_driver_rows(repo, view);
+    let mut distinct = stored.clone();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        stored.len(),
+        "{} duplicated rows in the offline store",
+        stored.len() - distinct.len()
+    );
+    let source = source_driver_rows(repo, since);
+    assert_eq!(
+        stored.len(),
+        source.len(),
+        "the offline store holds {} rows, the source {}",
+        stored.len(),
+        source.len()
+    );
+    assert!(stored == source, "the stored rows are not the source rows");
+}
+
 /// Stops a server with SIGTERM: it must drain and exit cleanly within 20 s.
 pub fn terminate(mut server: Server) {
     let status = Command::new("kill")
@@ -200,7 +282,13 @@ impl Drop for Server {
 
 /// Starts `quiver serve --port 0 ARGS` and waits until it listens.
 pub fn start_server(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    start_server_in(Path::new("."), repo, args, env)
+}
+
+/// [`start_server`] from the working directory `cwd` (`repo` may be relative to it).
+pub fn start_server_in(cwd: &Path, repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quiver"))
+        .current_dir(cwd)
         .args(["--repo", repo.to_str().unwrap(), "serve", "--port", "0"])
         .args(args)
         .envs(env.iter().copied())

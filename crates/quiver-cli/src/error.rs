@@ -42,7 +42,7 @@ impl From<StoreError> for CliError {
         match (error.class(), error) {
             (_, StoreError::Config(errors)) => CliError::Definitions(errors),
             (_, StoreError::Registry(e)) => CliError::Registry(e),
-            (ErrorClass::User, e) => CliError::User(e.to_string()),
+            (ErrorClass::User | ErrorClass::Conflict, e) => CliError::User(e.to_string()),
             (ErrorClass::Unavailable, e) => CliError::Unavailable(e.to_string()),
             (ErrorClass::Internal, e) => CliError::Internal(e.to_string()),
         }

@@ -6,6 +6,7 @@ mod check;
 mod engine;
 mod error;
 pub mod formats;
+mod lock;
 mod materialize;
 mod parquet_files;
 mod parquet_source;

@@ -11,7 +11,7 @@
 //! for the same instants, so each source row is kept once however often (and
 //! with whatever overlapping windows) it is materialized.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{OfflineError, Result};
+use crate::lock::ViewLock;
+use crate::retired::Retired;
 use crate::sort_check::SortTracker;
 use crate::view_schema::{EVENT_TS, ViewSchema};
 use crate::window::TimeWindow;
@@ -168,6 +170,12 @@ impl OfflineStore {
                 "removed temporaries of ended processes"
             );
         }
+        // Listing, writing and publishing run under the view's lock: a run
+        // that overlaps this window in another task, process or host waits,
+        // and then sees (and trims) what this one published.
+        let view_dir = self.view_dir(view.name());
+        let _lock = ViewLock::acquire(&view_dir).await?;
+        Retired::purge(&view_dir, crate::retired::GRACE)?;
         let before = self.files(view.name())?;
         let stem = FileOrigin::Window(window).stem();
         let mut writers: BTreeMap<i64, (DayWriter, SortTracker)> = BTreeMap::new();
@@ -179,7 +187,7 @@ impl OfflineStore {
                 let writer = match writers.get_mut(&day) {
                     Some(w) => w,
                     None => {
-                        let dir = self.view_dir(view.name()).join(day_partition(day));
+                        let dir = view_dir.join(day_partition(day));
                         let created = (
                             DayWriter::create(&dir, &stem, &view.schema)?,
                             SortTracker::new(view)?,
@@ -198,34 +206,35 @@ impl OfflineStore {
         // place, so a failure while writing (a full disk) publishes nothing.
         let mut finished = Vec::with_capacity(writers.len());
         for (_, (writer, order)) in writers {
-            let target = writer.dir.join(file_name(&stem, order.is_sorted()));
+            let target = unused_name(&writer.dir, &stem, order.is_sorted());
             finished.push((writer.finish()?, target));
         }
         // Everything that reads or writes is done before the first rename:
-        // what replaced files held, and the trimmed copies of older windows'
-        // files. Publishing is then renames and removals only.
-        let written: HashSet<PathBuf> = finished.iter().map(|(_, t)| t.clone()).collect();
-        for (_, target) in &finished {
-            // Re-running a window replaces its earlier file of the same name.
-            stats.rows_replaced += stored_rows(target)?;
-        }
+        // the trimmed copies of older windows' files (a re-run of this very
+        // window covers, and so replaces, its earlier files). Publishing is
+        // then renames and retirements only.
         let mut trims = Vec::new();
-        for old in before.into_iter().filter(|f| !written.contains(&f.path)) {
+        for old in before {
             // Streamed rows are not the batch source's: a window never replaces them.
             if let FileOrigin::Window(old_window) = &old.origin
                 && old_window.overlaps(&window)
             {
-                trims.push(plan_trim(&old.path, old_window, &window)?);
+                trims.push(plan_trim(&old, old_window, &window)?);
             }
         }
         for (file, target) in finished {
             stats.files.push(file.publish(&target)?);
         }
-        // Only now, with the new data in place, drop what it replaces: a crash
-        // in between leaves duplicates of identical rows, never a gap.
+        // Only now, with the new data in place, retire what it replaces: a
+        // crash in between leaves duplicates of identical rows, never a gap.
+        // Nothing is overwritten in place, so a query that listed the old
+        // files still reads exactly them.
+        let mut retired = Vec::new();
         for trim in trims {
-            stats.rows_replaced += trim.apply()?;
+            stats.rows_replaced += trim.apply(&mut retired)?;
         }
+        let retired: Vec<&Path> = retired.iter().map(PathBuf::as_path).collect();
+        Retired::add(&view_dir, &retired)?;
         Ok(stats)
     }
 }
@@ -254,6 +263,7 @@ fn origin_of(path: &Path) -> Option<(FileOrigin, bool)> {
         Some(stem) => (stem, false),
         None => (stem, true),
     };
+    let stem = without_revision(stem);
     if let Some(bounds) = stem.strip_prefix("w_") {
         // `_` separates the bounds: they may be negative (before 1970).
         let (start, end) = bounds.split_once('_')?;
@@ -493,85 +503,72 @@ fn temporary_owner(path: &Path) -> Option<(String, u32)> {
     Some((host, pid))
 }
 
-/// Rows in a stored file (0 when there is none), from its footer.
-fn stored_rows(path: &Path) -> Result<u64> {
-    match File::open(path) {
-        Ok(file) => {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
-                OfflineError::Parquet {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?;
-            Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(source) => Err(OfflineError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 /// What replacing a window does to an older window's file, prepared (any
 /// trimmed copy already written and synced) before anything is published.
 enum Trim {
     Untouched,
-    Remove {
+    Retire {
         path: PathBuf,
         rows: u64,
     },
     Replace {
         copy: FinishedFile,
+        target: PathBuf,
         path: PathBuf,
         removed: u64,
     },
 }
 
 impl Trim {
-    /// Carries it out (a removal or a rename); returns the rows removed.
-    fn apply(self) -> Result<u64> {
+    /// Carries it out (a rename of the trimmed copy into place); adds the
+    /// files it replaced to `retired` and returns the rows removed.
+    fn apply(self, retired: &mut Vec<PathBuf>) -> Result<u64> {
         match self {
             Trim::Untouched => Ok(0),
-            Trim::Remove { path, rows } => {
-                std::fs::remove_file(&path).map_err(|e| write_error(&path, e))?;
+            Trim::Retire { path, rows } => {
+                retired.push(path);
                 Ok(rows)
             }
             Trim::Replace {
                 copy,
+                target,
                 path,
                 removed,
             } => {
-                // Filtering keeps the order, so the file keeps its name (and its sortedness).
-                copy.publish(&path)?;
+                copy.publish(&target)?;
+                retired.push(path);
                 Ok(removed)
             }
         }
     }
 }
 
-/// Prepares removing the rows of the file at `path` (written for
-/// `old_window`) that lie inside `window`.
-fn plan_trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Result<Trim> {
+/// Prepares removing the rows of `old` (written for `old_window`) that lie
+/// inside `window`.
+fn plan_trim(old: &StoredFile, old_window: &TimeWindow, window: &TimeWindow) -> Result<Trim> {
+    let path = &old.path;
     let open = File::open(path).map_err(|source| OfflineError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(open)
-        .and_then(|b| b.build())
-        .map_err(|source| OfflineError::Parquet {
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(open).map_err(|source| OfflineError::Parquet {
             path: path.to_path_buf(),
             source,
         })?;
     if window.covers(old_window) {
-        let rows: usize = reader.map(|b| b.map(|b| b.num_rows()).unwrap_or(0)).sum();
-        return Ok(Trim::Remove {
+        let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        return Ok(Trim::Retire {
             path: path.to_path_buf(),
-            rows: rows as u64,
+            rows,
         });
     }
+    let reader = builder.build().map_err(|source| OfflineError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("file");
+    let stem = FileOrigin::Window(*old_window).stem();
     let mut writer: Option<DayWriter> = None;
     let mut removed = 0u64;
     for batch in reader {
@@ -586,7 +583,7 @@ fn plan_trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Resul
         if kept.num_rows() > 0 {
             if writer.is_none() {
                 // The file keeps its own schema: the view may have changed since it was written.
-                writer = Some(DayWriter::create(dir, stem, &kept.schema())?);
+                writer = Some(DayWriter::create(dir, &stem, &kept.schema())?);
             }
             if let Some(w) = writer.as_mut() {
                 w.write(&kept)?;
@@ -597,16 +594,49 @@ fn plan_trim(path: &Path, old_window: &TimeWindow, window: &TimeWindow) -> Resul
         // Nothing of this file is inside the window: it stays as it is (the
         // unfinished copy removes itself).
         _ if removed == 0 => Trim::Untouched,
+        // Filtering keeps the order, so the copy keeps the file's sortedness;
+        // it gets a name of its own (the old file stays readable until retired).
         Some(w) => Trim::Replace {
             copy: w.finish()?,
+            target: unused_name(dir, &stem, old.sorted),
             path: path.to_path_buf(),
             removed,
         },
-        None => Trim::Remove {
+        None => Trim::Retire {
             path: path.to_path_buf(),
             rows: removed,
         },
     })
+}
+
+/// A name in `dir` for a file of `stem` that no file on disk has (retired
+/// files are still there): `STEM.parquet`, else `STEM.v2.parquet`, `.v3`...
+/// Published files are never renamed over another, so a query that listed a
+/// file reads what it listed. Called under the view's lock.
+pub(crate) fn unused_name(dir: &Path, stem: &str, sorted: bool) -> PathBuf {
+    let mut revision = 1u64;
+    loop {
+        let name = match revision {
+            1 => file_name(stem, sorted),
+            n => file_name(&format!("{stem}{REVISION}{n}"), sorted),
+        };
+        let path = dir.join(name);
+        if !path.exists() {
+            return path;
+        }
+        revision += 1;
+    }
+}
+
+/// Separates a stem from its revision (see [`unused_name`]).
+const REVISION: &str = ".v";
+
+/// `stem` without a revision suffix (`.v` and digits).
+fn without_revision(stem: &str) -> &str {
+    match stem.rsplit_once(REVISION) {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => stem,
+    }
 }
 
 #[cfg(test)]
@@ -624,6 +654,19 @@ mod tests {
             assert_eq!(origin_of(Path::new(&unsorted)), Some((window, false)));
         }
         assert_eq!(origin_of(Path::new(".w_1_2.parquet.7.tmp")), None);
+        // A revision (a name taken while an older file of the stem is on disk).
+        let window = FileOrigin::Window(TimeWindow {
+            start_us: -5,
+            end_us: 10,
+        });
+        assert_eq!(
+            origin_of(Path::new("w_-5_10.v3.unsorted.parquet")),
+            Some((window.clone(), false))
+        );
+        assert_eq!(
+            origin_of(Path::new("w_-5_10.v12.parquet")),
+            Some((window, true))
+        );
         let host = |h: &str| Some((h.to_string(), 4321));
         assert_eq!(
             temporary_owner(Path::new(".w_-5_10.box.4321.0.tmp")),
@@ -641,6 +684,25 @@ mod tests {
             Some((name_safe_host(), std::process::id()))
         );
         assert_ne!(temporary_name("w_1_2"), temporary_name("w_1_2"));
+    }
+
+    #[test]
+    fn unused_names_never_reuse_a_file_on_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = unused_name(dir.path(), "w_1_2", true);
+        assert_eq!(first, dir.path().join("w_1_2.parquet"));
+        std::fs::write(&first, b"").expect("write");
+        let second = unused_name(dir.path(), "w_1_2", true);
+        assert_eq!(second, dir.path().join("w_1_2.v2.parquet"));
+        std::fs::write(&second, b"").expect("write");
+        assert_eq!(
+            unused_name(dir.path(), "w_1_2", true),
+            dir.path().join("w_1_2.v3.parquet")
+        );
+        assert_eq!(
+            unused_name(dir.path(), "w_1_2", false),
+            dir.path().join("w_1_2.unsorted.parquet")
+        );
     }
 
     #[test]
@@ -665,6 +727,20 @@ mod tests {
             let name = format!("{}.parquet", origin.stem());
             assert_eq!(origin_of(Path::new(&name)), Some((origin, true)));
         }
+        let dotted = FileOrigin::Kafka {
+            topic: "t.v2".into(),
+            partition: 0,
+            first_offset: 1,
+            last_offset: 2,
+        };
+        assert_eq!(
+            origin_of(Path::new("k_t.v2_0_1_2.v4.parquet")),
+            Some((dotted.clone(), true))
+        );
+        assert_eq!(
+            origin_of(Path::new("k_t.v2_0_1_2.parquet")),
+            Some((dotted, true))
+        );
         assert_eq!(origin_of(Path::new("k__1_2_3.parquet")), None);
         assert_eq!(origin_of(Path::new("k_t_x_2_3.parquet")), None);
         assert_eq!(day_partition(0), "date=1970-01-01");

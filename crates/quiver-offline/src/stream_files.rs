@@ -11,9 +11,11 @@ use arrow::compute::{SortColumn, SortOptions, filter_record_batch, lexsort_to_in
 use arrow::row::{RowConverter, SortField};
 
 use crate::error::{OfflineError, Result};
+use crate::lock::ViewLock;
+use crate::retired::Retired;
 use crate::store::{
     DayWriter, FileOrigin, OfflineStore, WriteStats, day_partition, file_name, rows_by_day,
-    write_error,
+    unused_name, write_error,
 };
 use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema};
 
@@ -118,10 +120,13 @@ impl OfflineStore {
         scope: &CompactScope,
         max_files: usize,
     ) -> Result<usize> {
-        // One merge at a time in a process: two concurrent pushes must not
-        // merge (and remove) the same files twice.
-        static COMPACTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = COMPACTING.lock().unwrap_or_else(|e| e.into_inner());
+        // One writer at a time per view: two merges must not merge (and
+        // retire) the same files twice. A merge can as well happen later, so
+        // it never waits for a materialization.
+        let view_dir = self.view_dir(view.name());
+        let Some(_lock) = ViewLock::try_acquire(&view_dir)? else {
+            return Ok(0);
+        };
         let mut by_day: std::collections::BTreeMap<std::path::PathBuf, Vec<crate::StoredFile>> =
             Default::default();
         for file in self.files(view.name())? {
@@ -152,7 +157,7 @@ impl OfflineStore {
                 by_day.entry(day.to_path_buf()).or_default().push(file);
             }
         }
-        crate::retired::Retired::purge(&self.view_dir(view.name()), crate::retired::GRACE)?;
+        Retired::purge(&view_dir, crate::retired::GRACE)?;
         let mut merged = 0;
         for (dir, files) in by_day {
             if files.len() <= max_files {
@@ -190,17 +195,14 @@ impl OfflineStore {
                 },
             };
             let stem = origin.stem();
-            let target = dir.join(file_name(&stem, true));
+            // Never the name of a file it replaces: a query that listed that
+            // file must still read what it listed.
+            let target = unused_name(&dir, &stem, true);
             let mut writer = DayWriter::create(&dir, &stem, &rows.schema())?;
             writer.write(&rows)?;
             writer.commit(&target)?;
-            // The merged file may take the name of one it replaces: keep that one.
-            let replaced: Vec<&std::path::Path> = files
-                .iter()
-                .filter(|f| f.path != target)
-                .map(|f| f.path.as_path())
-                .collect();
-            crate::retired::Retired::add(&self.view_dir(view.name()), &replaced)?;
+            let replaced: Vec<&std::path::Path> = files.iter().map(|f| f.path.as_path()).collect();
+            Retired::add(&view_dir, &replaced)?;
             merged += files.len();
         }
         Ok(merged)

@@ -411,6 +411,16 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes a dataset's record (a save whose file could not be published).
+    pub async fn forget_dataset(&self, project: &str, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM saved_datasets WHERE project = $1 AND name = $2")
+            .bind(project)
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn datasets(&self, project: &str) -> Result<Vec<SavedDataset>> {
         let rows = sqlx::query(
             "SELECT name, registry_version, request, offline_snapshot, row_count, path, created_by, created_at \

@@ -43,6 +43,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         let (status, code) = match error.class() {
             ErrorClass::User => (StatusCode::BAD_REQUEST, "bad_request"),
+            ErrorClass::Conflict => (StatusCode::CONFLICT, "conflict"),
             ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use quiver_offline::formats::{TableFormat, read_table, write_table_file};
+use quiver_offline::formats::{TableFormat, read_table};
 use quiver_offline::pit::{ENTITY_TIMESTAMP, EntityFrame, FeatureSelection, HistoricalRequest};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -123,14 +123,9 @@ pub async fn get_historical_features(
             .root()
             .join("_datasets")
             .join(format!("{name}.parquet"));
-        let batch = set.batch.clone();
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || write_table_file(&target, &batch))
-            .await
-            .map_err(|e| ApiError::bad_request(e.to_string()))??;
         state
             .store
-            .save_dataset(name, &path.display().to_string(), &set, "http")
+            .write_training_set(&set, &path, Some(name), "http")
             .await?;
     }
 

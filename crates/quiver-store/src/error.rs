@@ -27,6 +27,9 @@ pub enum StoreError {
 pub enum ErrorClass {
     /// Bad input: fix the request or the definitions.
     User,
+    /// The request collides with what another request did first (a name
+    /// already taken): the same request cannot succeed.
+    Conflict,
     /// A dependency is down; retrying later may help.
     Unavailable,
     /// Anything else.
@@ -37,7 +40,7 @@ impl StoreError {
     pub fn class(&self) -> ErrorClass {
         match self {
             StoreError::Config(_) | StoreError::Request(_) => ErrorClass::User,
-            StoreError::Registry(RegistryError::Conflict(_)) => ErrorClass::User,
+            StoreError::Registry(RegistryError::Conflict(_)) => ErrorClass::Conflict,
             StoreError::Registry(e) if e.is_unavailable() => ErrorClass::Unavailable,
             StoreError::Offline(e) if e.is_user_error() => ErrorClass::User,
             StoreError::Offline(e) if e.is_unavailable() => ErrorClass::Unavailable,

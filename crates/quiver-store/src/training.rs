@@ -1,11 +1,15 @@
 //! Training sets: the point-in-time join plus the lineage of saved datasets.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use arrow::array::RecordBatch;
 use quiver_offline::FileOrigin;
+use quiver_offline::formats::write_table_file;
 use quiver_offline::pit::{
     EntityFrame, FeatureSelection, HistoricalRequest, get_historical_features, resolve,
 };
-use quiver_registry::SavedDataset;
+use quiver_registry::{RegistryError, SavedDataset};
 use serde_json::{Value, json};
 
 use crate::error::{Result, StoreError};
@@ -32,9 +36,9 @@ impl FeatureStore {
             .iter()
             .any(|d| d.name == name)
         {
-            return Err(StoreError::Request(format!(
+            return Err(StoreError::Registry(RegistryError::Conflict(format!(
                 "a dataset named `{name}` is already saved"
-            )));
+            ))));
         }
         Ok(())
     }
@@ -67,26 +71,77 @@ impl FeatureStore {
         })
     }
 
-    /// Records a training set written to `path` as the saved dataset `name`.
-    pub async fn save_dataset(
+    /// Writes a training set to `path` and, when `save_as` names it, records
+    /// it as that saved dataset with its lineage.
+    ///
+    /// The file is written aside (a hidden temporary beside `path`) and
+    /// renamed into place only once the record is in: of concurrent saves
+    /// under one name the registry admits exactly one, and the others leave
+    /// no trace (a `Conflict`), so the file always holds the recorded rows.
+    pub async fn write_training_set(
         &self,
-        name: &str,
-        path: &str,
         set: &TrainingSet,
+        path: &Path,
+        save_as: Option<&str>,
         created_by: &str,
-    ) -> Result<SavedDataset> {
+    ) -> Result<Option<SavedDataset>> {
+        let temp = temporary_beside(path);
+        let batch = set.batch.clone();
+        let written = temp.clone();
+        let wrote = tokio::task::spawn_blocking(move || write_table_file(&written, &batch))
+            .await
+            .map_err(|e| StoreError::Internal(format!("writing the training set failed: {e}")));
+        let temp = TemporaryFile(temp);
+        wrote??;
+        let Some(name) = save_as else {
+            temp.publish(path)?;
+            return Ok(None);
+        };
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let dataset = SavedDataset {
             name: name.to_string(),
             registry_version: set.registry_version,
             request: set.request.clone(),
             offline_snapshot: set.offline_snapshot.clone(),
             row_count: set.batch.num_rows() as i64,
-            path: path.to_string(),
+            path: path.display().to_string(),
             created_by: created_by.to_string(),
             created_at: now_rfc3339(),
         };
         self.registry.save_dataset(self.project(), &dataset).await?;
-        Ok(dataset)
+        if let Err(error) = temp.publish(&path) {
+            // The record must not name a file that is not there.
+            self.registry.forget_dataset(self.project(), name).await?;
+            return Err(error);
+        }
+        Ok(Some(dataset))
+    }
+}
+
+/// A hidden name beside `path` for writing it aside, keeping its extension
+/// (which says the format): `.NAME.PID.SEQ.tmp.EXT`.
+fn temporary_beside(path: &Path) -> PathBuf {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("tmp");
+    path.with_file_name(format!(".{name}.{}.{seq}.tmp.{ext}", std::process::id()))
+}
+
+/// A written file under its temporary name, removed unless published.
+struct TemporaryFile(PathBuf);
+
+impl TemporaryFile {
+    fn publish(self, target: &Path) -> Result<()> {
+        std::fs::rename(&self.0, target)
+            .map_err(|e| StoreError::Request(format!("cannot write {}: {e}", target.display())))
+    }
+}
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        // After a publish there is nothing left to remove.
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

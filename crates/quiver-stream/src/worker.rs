@@ -669,7 +669,7 @@ enum Failure {
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         match error.class() {
-            ErrorClass::User => Failure::Fatal(error.into()),
+            ErrorClass::User | ErrorClass::Conflict => Failure::Fatal(error.into()),
             _ => Failure::Retry(error.to_string()),
         }
     }

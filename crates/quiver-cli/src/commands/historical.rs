@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use quiver_offline::formats::{read_table_file, write_table_file};
+use quiver_offline::formats::read_table_file;
 use quiver_offline::pit::{EntityFrame, HistoricalRequest};
 use quiver_store::StoreError;
 use serde::Serialize;
@@ -42,18 +42,14 @@ pub async fn run(global: &GlobalArgs, args: &HistoricalArgs) -> CliResult {
     let frame = EntityFrame::new(entities, &args.timestamp_column, args.max_rows)
         .map_err(StoreError::from)?;
     let set = store.training_set(&applied, &frame, &request).await?;
-    write_table_file(&args.out, &set.batch).map_err(StoreError::from)?;
-    if let Some(name) = &args.save {
-        let path = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
-        store
-            .save_dataset(
-                name,
-                &path.display().to_string(),
-                &set,
-                &context::applied_by(),
-            )
-            .await?;
-    }
+    store
+        .write_training_set(
+            &set,
+            &args.out,
+            args.save.as_deref(),
+            &context::applied_by(),
+        )
+        .await?;
 
     let report = Report {
         out: args.out.display().to_string(),
