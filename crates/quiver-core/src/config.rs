@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::auth::{self, AuthConfig, RawAuth};
 use crate::env;
 use crate::error::{DefinitionError, Location};
+use crate::read::{ReadError, read_text};
 use crate::yaml;
 
 pub const CONFIG_FILE: &str = "quiver.yaml";
@@ -150,12 +151,13 @@ impl ProjectConfig {
     /// Reads `quiver.yaml` in `root`.
     pub fn load(root: &Path) -> Result<Self, Vec<DefinitionError>> {
         let file = root.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            vec![DefinitionError::new(
+        let text = read_text(&file).map_err(|e| match e {
+            ReadError::Missing(e) => vec![DefinitionError::new(
                 Location::file_start(&file),
                 "",
                 format!("cannot read project config: {e} (is {} a quiver repo? `quiver init` creates one)", root.display()),
-            )]
+            )],
+            ReadError::Refused(e) => vec![e],
         })?;
         Self::parse(&file, &text, &|name| std::env::var(name).ok())
     }
@@ -166,7 +168,7 @@ impl ProjectConfig {
         text: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Vec<DefinitionError>> {
-        let raw: RawConfig = yaml::deserialize(file, text).map_err(|e| vec![e])?;
+        let raw: RawConfig = yaml::deserialize_one(file, text).map_err(|e| vec![e])?;
         let errors = RefCell::new(Vec::new());
         let expand = |value: &Spanned<String>, field: &str| -> String {
             match env::expand_with(value, lookup) {

@@ -15,6 +15,7 @@ pub mod loader;
 pub mod locations;
 pub mod process;
 mod raw;
+mod read;
 pub mod redact;
 pub mod spec;
 pub mod ttl;

@@ -60,12 +60,93 @@ fn key_in_mapping_at(node: &Node, at: &Marker, key: &str) -> Option<Marker> {
     }
 }
 
-/// Whether a file holds nothing but comments and blank lines.
-pub fn is_blank(text: &str) -> bool {
-    text.lines().all(|l| {
-        let l = l.trim();
-        l.is_empty() || l.starts_with('#') || l == "---"
-    })
+/// One document of a YAML stream.
+pub struct Document {
+    /// The line its text starts on (its `---` where it has one).
+    pub line: usize,
+    /// The document alone, after as many empty lines as precede it in the
+    /// file, so that every position the parser reports is the file's own.
+    pub text: String,
+}
+
+/// The documents of `text` that hold something, in order.
+///
+/// The parser reads one document only, so the stream is split here, where YAML
+/// splits it: before a line starting with the marker `---` and after a line
+/// starting with `...`. At the start of a line these are markers wherever
+/// they appear (YAML forbids them there as content, even in a block scalar).
+/// Parts holding only comments, markers and directives (`%YAML`) are left out.
+pub fn documents(text: &str) -> Vec<Document> {
+    let mut documents = Vec::new();
+    let mut part = String::new();
+    let mut part_line = 0;
+    let mut close = |part: &mut String, part_line: usize| {
+        if part.lines().any(is_content) {
+            let mut padded = "\n".repeat(part_line);
+            padded.push_str(part);
+            documents.push(Document {
+                line: part_line + 1,
+                text: padded,
+            });
+        }
+        part.clear();
+    };
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if is_marker(line, "---") {
+            close(&mut part, part_line);
+            part_line = index;
+        }
+        part.push_str(line);
+        if is_marker(line, "...") {
+            close(&mut part, part_line);
+            part_line = index + 1;
+        }
+    }
+    close(&mut part, part_line);
+    documents
+}
+
+/// Whether `line` starts with the document marker `marker` (then a space or its end).
+fn is_marker(line: &str, marker: &str) -> bool {
+    line.strip_prefix(marker)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// Whether a line holds more than a comment, a document marker or a directive.
+fn is_content(line: &str) -> bool {
+    let trimmed = line.trim();
+    !(trimmed.is_empty()
+        || trimmed.starts_with('#')
+        || line.starts_with('%')
+        || is_marker(line, "---") && trimmed.len() == 3
+        || is_marker(line, "...") && trimmed.len() == 3)
+}
+
+/// Deserializes a file that must be one document (`quiver.yaml`): a second
+/// document is refused at its line rather than ignored.
+pub fn deserialize_one<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, DefinitionError> {
+    let mut documents = documents(text).into_iter();
+    match (documents.next(), documents.next()) {
+        (None, _) => deserialize(file, text),
+        (Some(only), None) => deserialize(file, &only.text),
+        (Some(_), Some(second)) => Err(DefinitionError::new(
+            Location::new(file, second.line, 1),
+            "",
+            "a second YAML document: this file must be one document (remove the `---` line or move what follows to a definitions file)",
+        )),
+    }
+}
+
+/// Deserializes every document of a file, in order (none for a file that
+/// holds only comments).
+pub fn deserialize_all<T: DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Vec<Result<T, DefinitionError>> {
+    documents(text)
+        .iter()
+        .map(|document| deserialize(file, &document.text))
+        .collect()
 }
 
 fn humanize(message: &str, path: Option<&str>) -> String {
