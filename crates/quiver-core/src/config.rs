@@ -314,11 +314,11 @@ impl ProjectConfig {
             }
         });
 
-        if !crate::validate::is_identifier(&project) {
+        if let Some(reason) = crate::validate::identifier_error(&project) {
             errors.borrow_mut().push(DefinitionError::new(
                 yaml::location(file, raw.project.span()),
                 "project",
-                format!("project name `{project}` must be letters, digits and underscores, not starting with a digit"),
+                format!("project name `{project}` {reason}"),
             ));
         }
         let errors = errors.into_inner();
@@ -365,6 +365,23 @@ mod tests {
             }
         );
         assert_eq!(config.kafka, None);
+    }
+
+    #[test]
+    fn defaults_may_hold_references() {
+        let config = parse(
+            "project: demo\nregistry: \"${REG:-postgres://${PG_HOST}/${DB:-reg}}\"\noffline_store: { path: \"${OFF:-${NOPE:-/data}/$$x}\" }\n",
+        )
+        .unwrap();
+        assert_eq!(config.registry, "postgres://db/reg");
+        assert_eq!(config.offline_store.path, PathBuf::from("/data/$x"));
+        let errors = parse("project: demo\n\nregistry: \"${REG:-${NOPE}}\"\n").unwrap_err();
+        let text = errors[0].to_string();
+        assert!(
+            text.starts_with("repo/quiver.yaml:3:")
+                && text.contains("registry: environment variable `NOPE` is not set"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -142,10 +142,7 @@ mod tests {
             "xdeepy"
         );
         assert_eq!(expand_with("${HOST:-${NOPE}}", env).unwrap(), "db.internal");
-        assert_eq!(
-            expand_with("${A:-$${B}}-${A:-$$}", env).unwrap(),
-            "${B}-$"
-        );
+        assert_eq!(expand_with("${A:-$${B}}-${A:-$$}", env).unwrap(), "${B}-$");
         assert_eq!(expand_with("${A:-{x}}", env).unwrap(), "{x}");
         assert!(
             expand_with("${A:-${NOPE}}", env)
@@ -159,7 +156,11 @@ mod tests {
         );
         assert!(check_references("${A:-${1BAD}}").is_err());
         let deep = format!("{}x{}", "${A:-".repeat(20), "}".repeat(20));
-        assert!(expand_with(&deep, env).unwrap_err().contains("more than 8 deep"));
+        assert!(
+            expand_with(&deep, env)
+                .unwrap_err()
+                .contains("more than 8 deep")
+        );
     }
 
     #[test]

@@ -152,7 +152,10 @@ mod tests {
 
         std::fs::create_dir(root.join("dir.yaml")).expect("mkdir");
         let text = refusal(&root.join("dir.yaml"));
-        assert!(text.contains("dir.yaml:1:1: cannot read: a directory"), "{text}");
+        assert!(
+            text.contains("dir.yaml:1:1: cannot read: a directory"),
+            "{text}"
+        );
 
         #[cfg(unix)]
         {
@@ -173,7 +176,10 @@ mod tests {
             assert!(made.expect("mkfifo runs").success());
             // Returns at once: the type is checked before the FIFO is opened.
             let text = refusal(&fifo);
-            assert!(text.contains("a FIFO (named pipe), not a regular file"), "{text}");
+            assert!(
+                text.contains("a FIFO (named pipe), not a regular file"),
+                "{text}"
+            );
         }
 
         std::fs::write(root.join("latin1.yaml"), b"entities: []\n# caf\xe9\n").expect("write");

@@ -193,3 +193,61 @@ fn load_error(file: &Path, error: LoadError) -> DefinitionError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Vec<(usize, String)> {
+        documents(text)
+            .into_iter()
+            .map(|d| (d.line, d.text))
+            .collect()
+    }
+
+    #[test]
+    fn splits_where_yaml_does() {
+        assert_eq!(split(""), vec![]);
+        assert_eq!(split("# only\n---\n\n...\n---\n"), vec![]);
+        assert_eq!(split("a: 1\n"), vec![(1, "a: 1\n".into())]);
+        assert_eq!(
+            split("%YAML 1.2\n---\na: 1\n--- {b: 2}\n...\n# end\nc: 3"),
+            vec![
+                (2, "\n---\na: 1\n".into()),
+                (4, "\n\n\n--- {b: 2}\n...\n".into()),
+                (6, "\n\n\n\n\n# end\nc: 3".into()),
+            ]
+        );
+        // Only at the start of a line, and only followed by a space or the end.
+        assert_eq!(split("a: \"x\n ---\"\nb: ---x\n").len(), 1);
+        assert_eq!(split("a: 1\r\n---\r\nb: 2\r\n").len(), 2);
+    }
+
+    #[test]
+    fn positions_stay_the_files_own() {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            a: marked_yaml::Spanned<String>,
+        }
+        let docs: Vec<Doc> = deserialize_all(Path::new("f.yaml"), "a: x\n---\n\n  # c\na: y\n")
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("two documents");
+        let lines: Vec<usize> = docs
+            .iter()
+            .map(|d| d.a.span().start().map_or(0, |m| m.line()))
+            .collect();
+        assert_eq!(lines, vec![1, 5]);
+
+        let error = deserialize_all::<Doc>(Path::new("f.yaml"), "a: x\n---\nb: y\n")
+            .into_iter()
+            .find_map(Result::err)
+            .expect("the second document is wrong");
+        assert_eq!(error.location.line, 3, "{error}");
+
+        let error = deserialize_one::<Doc>(Path::new("f.yaml"), "a: x\n...\na: y\n")
+            .err()
+            .expect("two documents");
+        assert_eq!(error.location.line, 3, "{error}");
+    }
+}
