@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::auth::{self, AuthConfig, RawAuth};
 use crate::env;
 use crate::error::{DefinitionError, Location};
+use crate::read::{ReadError, read_text};
 use crate::yaml;
 
 pub const CONFIG_FILE: &str = "quiver.yaml";
@@ -150,12 +151,13 @@ impl ProjectConfig {
     /// Reads `quiver.yaml` in `root`.
     pub fn load(root: &Path) -> Result<Self, Vec<DefinitionError>> {
         let file = root.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            vec![DefinitionError::new(
+        let text = read_text(&file).map_err(|e| match e {
+            ReadError::Missing(e) => vec![DefinitionError::new(
                 Location::file_start(&file),
                 "",
                 format!("cannot read project config: {e} (is {} a quiver repo? `quiver init` creates one)", root.display()),
-            )]
+            )],
+            ReadError::Refused(e) => vec![e],
         })?;
         Self::parse(&file, &text, &|name| std::env::var(name).ok())
     }
@@ -166,7 +168,7 @@ impl ProjectConfig {
         text: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Vec<DefinitionError>> {
-        let raw: RawConfig = yaml::deserialize(file, text).map_err(|e| vec![e])?;
+        let raw: RawConfig = yaml::deserialize_one(file, text).map_err(|e| vec![e])?;
         let errors = RefCell::new(Vec::new());
         let expand = |value: &Spanned<String>, field: &str| -> String {
             match env::expand_with(value, lookup) {
@@ -312,11 +314,11 @@ impl ProjectConfig {
             }
         });
 
-        if !crate::validate::is_identifier(&project) {
+        if let Some(reason) = crate::validate::identifier_error(&project) {
             errors.borrow_mut().push(DefinitionError::new(
                 yaml::location(file, raw.project.span()),
                 "project",
-                format!("project name `{project}` must be letters, digits and underscores, not starting with a digit"),
+                format!("project name `{project}` {reason}"),
             ));
         }
         let errors = errors.into_inner();
@@ -363,6 +365,23 @@ mod tests {
             }
         );
         assert_eq!(config.kafka, None);
+    }
+
+    #[test]
+    fn defaults_may_hold_references() {
+        let config = parse(
+            "project: demo\nregistry: \"${REG:-postgres://${PG_HOST}/${DB:-reg}}\"\noffline_store: { path: \"${OFF:-${NOPE:-/data}/$$x}\" }\n",
+        )
+        .unwrap();
+        assert_eq!(config.registry, "postgres://db/reg");
+        assert_eq!(config.offline_store.path, PathBuf::from("/data/$x"));
+        let errors = parse("project: demo\n\nregistry: \"${REG:-${NOPE}}\"\n").unwrap_err();
+        let text = errors[0].to_string();
+        assert!(
+            text.starts_with("repo/quiver.yaml:3:")
+                && text.contains("registry: environment variable `NOPE` is not set"),
+            "{text}"
+        );
     }
 
     #[test]

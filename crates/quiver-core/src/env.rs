@@ -1,10 +1,30 @@
 //! `${VAR}` and `${VAR:-default}` expansion from the environment.
 
-/// Expands `${VAR}` and `${VAR:-default}`; `$$` stands for a literal `$`.
+/// How deep `${A:-${B:-...}}` may nest: enough for any real fallback chain,
+/// and a bound on the recursion for hostile input.
+const MAX_NESTING: usize = 8;
+
+/// Expands `${VAR}` and `${VAR:-default}`; a default may itself hold
+/// references (`${A:-${B}}`); `$$` stands for a literal `$`.
 /// `lookup` is injected so tests need not touch the process environment.
 pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    expand_nested(text, text, &lookup, 0)
+}
+
+/// Expands `part` of `whole` (the value as written, for messages).
+fn expand_nested(
+    part: &str,
+    whole: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<String, String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "`{whole}` nests `${{...}}` more than {MAX_NESTING} deep"
+        ));
+    }
+    let mut out = String::with_capacity(part.len());
+    let mut rest = part;
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
@@ -12,9 +32,8 @@ pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
             out.push('$');
             rest = tail;
         } else if let Some(body_and_tail) = after.strip_prefix('{') {
-            let end = body_and_tail
-                .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in `{text}`"))?;
+            let end = closing_brace(body_and_tail)
+                .ok_or_else(|| format!("unterminated `${{` in `{whole}`"))?;
             let body = &body_and_tail[..end];
             let (name, default) = match body.split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
@@ -28,7 +47,9 @@ pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
             match (lookup(name), default) {
                 (Some(value), None) => out.push_str(&value),
                 (Some(value), Some(_)) if !value.is_empty() => out.push_str(&value),
-                (_, Some(default)) => out.push_str(default),
+                (_, Some(default)) => {
+                    out.push_str(&expand_nested(default, whole, lookup, depth + 1)?)
+                }
                 (None, None) => {
                     return Err(format!(
                         "environment variable `{name}` is not set (write `${{{name}:-default}}` for a fallback)"
@@ -43,6 +64,28 @@ pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The index of the `}` that closes a reference whose body starts `text`,
+/// passing over references nested in its default and `$$` escapes.
+fn closing_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut open = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'$', Some(b'$')) => i += 1,
+            (b'$', Some(b'{')) => {
+                open += 1;
+                i += 1;
+            }
+            (b'}', _) if open == 0 => return Some(i),
+            (b'}', _) => open -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Expands against the process environment.
@@ -88,6 +131,35 @@ mod tests {
         assert_eq!(
             expand_with("cost $$5 and $x", env).unwrap(),
             "cost $5 and $x"
+        );
+    }
+
+    #[test]
+    fn defaults_may_hold_references() {
+        assert_eq!(expand_with("${A:-${HOST}}", env).unwrap(), "db.internal");
+        assert_eq!(
+            expand_with("x${A:-${B:-${EMPTY:-deep}}}y", env).unwrap(),
+            "xdeepy"
+        );
+        assert_eq!(expand_with("${HOST:-${NOPE}}", env).unwrap(), "db.internal");
+        assert_eq!(expand_with("${A:-$${B}}-${A:-$$}", env).unwrap(), "${B}-$");
+        assert_eq!(expand_with("${A:-{x}}", env).unwrap(), "{x}");
+        assert!(
+            expand_with("${A:-${NOPE}}", env)
+                .unwrap_err()
+                .contains("`NOPE` is not set")
+        );
+        assert!(
+            expand_with("${A:-${B}", env)
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(check_references("${A:-${1BAD}}").is_err());
+        let deep = format!("{}x{}", "${A:-".repeat(20), "}".repeat(20));
+        assert!(
+            expand_with(&deep, env)
+                .unwrap_err()
+                .contains("more than 8 deep")
         );
     }
 

@@ -14,8 +14,9 @@ use crate::spec::RepoSpec;
 /// exercised too). Errors are expected; a panic is a bug. A repo that validates
 /// must survive the registry's round trip unchanged.
 pub fn definitions(data: &[u8]) {
-    // A repo's files are read as UTF-8 (invalid bytes are an I/O error before any
-    // parsing); the lossy text keeps every input useful to the parsers.
+    // A repo's files are read as UTF-8 (the reader refuses invalid bytes before
+    // any parsing); the lossy text keeps every input useful to the parsers,
+    // `---` and `...` lines included (each document of a file is parsed).
     let text = String::from_utf8_lossy(data);
 
     let config = ProjectConfig::parse(Path::new(CONFIG_FILE), &text, &lookup);

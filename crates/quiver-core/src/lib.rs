@@ -15,6 +15,7 @@ pub mod loader;
 pub mod locations;
 pub mod process;
 mod raw;
+mod read;
 pub mod redact;
 pub mod spec;
 pub mod ttl;
@@ -33,4 +34,4 @@ pub use spec::{
     EntitySpec, FeatureServiceSpec, FeatureSpec, FeatureViewSpec, JoinKey, MessageFormat,
     ObjectKind, RegistryObject, RepoSpec, SourceKind, SourceSpec,
 };
-pub use validate::is_identifier;
+pub use validate::{MAX_NAME_LEN, identifier_error, is_identifier};

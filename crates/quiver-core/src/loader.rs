@@ -6,6 +6,7 @@ use crate::config::{CONFIG_FILE, ProjectConfig};
 use crate::error::{DefinitionError, RepoError};
 use crate::locations::Locations;
 use crate::raw::RawDefinitionsFile;
+use crate::read::read_text;
 use crate::spec::RepoSpec;
 use crate::validate::{ParsedFile, validate};
 use crate::yaml;
@@ -35,20 +36,23 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
         // The config error already says why (and how to create a repo).
         Err(e) => return Err(config.err().map_or(e, RepoError::Invalid)),
     };
-    let texts = files
-        .into_iter()
-        .map(|path| match std::fs::read_to_string(&path) {
-            Ok(text) => Ok((path, text)),
-            Err(source) => Err(RepoError::Io { path, source }),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // Every file is read before any is parsed, so that one that cannot be
+    // read is reported with everything else wrong.
+    let mut unreadable = Vec::new();
+    let mut texts = Vec::new();
+    for path in files {
+        match read_text(&path) {
+            Ok(text) => texts.push((path, text)),
+            Err(e) => unreadable.push(e.into_error(&path)),
+        }
+    }
 
     let project = config
         .as_ref()
         .map(|c| c.project.as_str())
         .unwrap_or_default();
     match (parse_definitions(project, texts), config) {
-        (Ok((spec, locations)), Ok(config)) => Ok(Repo {
+        (Ok((spec, locations)), Ok(config)) if unreadable.is_empty() => Ok(Repo {
             root: root.to_path_buf(),
             config,
             spec,
@@ -56,6 +60,7 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
         }),
         (definitions, config) => {
             let mut errors = config.err().unwrap_or_default();
+            errors.extend(unreadable);
             errors.extend(definitions.err().unwrap_or_default());
             Err(RepoError::Invalid(errors))
         }
@@ -64,8 +69,9 @@ pub fn load_repo(root: &Path) -> Result<Repo, RepoError> {
 
 /// Parses and validates definitions files given as (file name, text), as
 /// [`load_repo`] does with the files of a repo of `project`: the specs and where
-/// each object was written, or every problem found. Files holding only comments
-/// are skipped; references may cross files.
+/// each object was written, or every problem found. Every YAML document of a
+/// file is read (files holding only comments have none); references may cross
+/// files and documents.
 pub fn parse_definitions<P, T>(
     project: &str,
     files: impl IntoIterator<Item = (P, T)>,
@@ -77,13 +83,15 @@ where
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     for (path, text) in files {
-        let (path, text) = (path.into(), text.as_ref());
-        if yaml::is_blank(text) {
-            continue;
-        }
-        match yaml::deserialize::<RawDefinitionsFile>(&path, text) {
-            Ok(raw) => parsed.push(ParsedFile { path, raw }),
-            Err(e) => errors.push(e),
+        let path = path.into();
+        for document in yaml::deserialize_all::<RawDefinitionsFile>(&path, text.as_ref()) {
+            match document {
+                Ok(raw) => parsed.push(ParsedFile {
+                    path: path.clone(),
+                    raw,
+                }),
+                Err(e) => errors.push(e),
+            }
         }
     }
     match validate(project, &parsed) {
@@ -96,7 +104,8 @@ where
     }
 }
 
-/// `*.yaml` / `*.yml` files beside `quiver.yaml`, in name order.
+/// Every `*.yaml` / `*.yml` entry beside `quiver.yaml`, in name order, whatever
+/// its type: [`read_text`] refuses those that are not readable files.
 fn definition_files(root: &Path) -> Result<Vec<PathBuf>, RepoError> {
     let entries = std::fs::read_dir(root).map_err(|source| RepoError::Io {
         path: root.to_path_buf(),
@@ -114,7 +123,7 @@ fn definition_files(root: &Path) -> Result<Vec<PathBuf>, RepoError> {
             Some("yaml" | "yml")
         );
         let is_config = path.file_name().and_then(|n| n.to_str()) == Some(CONFIG_FILE);
-        if is_yaml && !is_config && path.is_file() {
+        if is_yaml && !is_config {
             files.push(path);
         }
     }

@@ -26,11 +26,34 @@ pub(crate) struct ParsedFile {
     pub raw: RawDefinitionsFile,
 }
 
-/// Letters, digits and underscores, not starting with a digit.
+/// The longest name of a project, object, join key or feature, in bytes.
+/// Names become directory and file names in the offline store (with prefixes
+/// and suffixes added, where most file systems allow 255 bytes), parts of
+/// Redis keys and registry rows: a longer name would pass `plan` and then fail
+/// every write. 128 leaves room for what is added.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Letters, digits and underscores, not starting with a digit, at most
+/// [`MAX_NAME_LEN`] bytes.
 pub fn is_identifier(name: &str) -> bool {
+    identifier_error(name).is_none()
+}
+
+/// Why `name` is not an identifier (to follow "name `NAME`"), or `None`.
+pub fn identifier_error(name: &str) -> Option<String> {
     let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let well_formed = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        Some("must be letters, digits and underscores, not starting with a digit".to_string())
+    } else if name.len() > MAX_NAME_LEN {
+        Some(format!(
+            "is {} bytes long; names are at most {MAX_NAME_LEN}",
+            name.len()
+        ))
+    } else {
+        None
+    }
 }
 
 pub(crate) fn validate(
@@ -133,11 +156,11 @@ impl Validator {
             for (kind, name) in names {
                 let location = yaml::location(&file.path, name.span());
                 let field = format!("{}[{}].name", section(kind), name.as_str());
-                if !is_identifier(name) {
+                if let Some(reason) = identifier_error(name) {
                     self.push(
                         location.clone(),
                         field.clone(),
-                        format!("name `{}` must be letters, digits and underscores, not starting with a digit", name.as_str()),
+                        format!("name `{}` {reason}", name.as_str()),
                     );
                 }
                 if let Some((first_kind, first)) = self.names.get(name.as_str()) {
@@ -250,15 +273,12 @@ impl Validator {
             let field = format!("{path}.join_keys[{}]", key.name.as_str());
             self.locations
                 .insert(field.clone(), yaml::location(file, key.span()));
-            if !is_identifier(&key.name) {
+            if let Some(reason) = identifier_error(&key.name) {
                 let location = self.at(file, &key.name);
                 self.push(
                     location,
                     format!("{field}.name"),
-                    format!(
-                        "join key `{}` must be letters, digits and underscores",
-                        key.name.as_str()
-                    ),
+                    format!("join key `{}` {reason}", key.name.as_str()),
                 );
             }
             if !seen.insert(key.name.as_str()) {
@@ -568,14 +588,11 @@ impl Validator {
             self.locations
                 .insert(field.clone(), yaml::location(file, feature.span()));
             let location = self.at(file, &feature.name);
-            if !is_identifier(&feature.name) {
+            if let Some(reason) = identifier_error(&feature.name) {
                 self.push(
                     location.clone(),
                     format!("{field}.name"),
-                    format!(
-                        "feature name `{}` must be letters, digits and underscores",
-                        feature.name.as_str()
-                    ),
+                    format!("feature name `{}` {reason}", feature.name.as_str()),
                 );
             }
             if !names.insert(feature.name.as_str()) {
@@ -592,6 +609,23 @@ impl Validator {
                     format!(
                         "feature `{}` has the name of a join key",
                         feature.name.as_str()
+                    ),
+                );
+            } else if let Some(entity) = repo
+                .entities
+                .iter()
+                .find(|e| e.join_keys.iter().any(|k| k.name == feature.name.as_str()))
+            {
+                // Views are asked for together: the online answer (and the
+                // entity frame of a training set) holds every requested
+                // view's join keys beside the features.
+                self.push(
+                    location.clone(),
+                    format!("{field}.name"),
+                    format!(
+                        "feature `{0}` has the name of a join key of entity `{1}`: asked for with a view of `{1}`, an online answer would have two `{0}` columns (rename the feature)",
+                        feature.name.as_str(),
+                        entity.name
                     ),
                 );
             }

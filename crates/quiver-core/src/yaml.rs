@@ -60,12 +60,93 @@ fn key_in_mapping_at(node: &Node, at: &Marker, key: &str) -> Option<Marker> {
     }
 }
 
-/// Whether a file holds nothing but comments and blank lines.
-pub fn is_blank(text: &str) -> bool {
-    text.lines().all(|l| {
-        let l = l.trim();
-        l.is_empty() || l.starts_with('#') || l == "---"
-    })
+/// One document of a YAML stream.
+pub struct Document {
+    /// The line its text starts on (its `---` where it has one).
+    pub line: usize,
+    /// The document alone, after as many empty lines as precede it in the
+    /// file, so that every position the parser reports is the file's own.
+    pub text: String,
+}
+
+/// The documents of `text` that hold something, in order.
+///
+/// The parser reads one document only, so the stream is split here, where YAML
+/// splits it: before a line starting with the marker `---` and after a line
+/// starting with `...`. At the start of a line these are markers wherever
+/// they appear (YAML forbids them there as content, even in a block scalar).
+/// Parts holding only comments, markers and directives (`%YAML`) are left out.
+pub fn documents(text: &str) -> Vec<Document> {
+    let mut documents = Vec::new();
+    let mut part = String::new();
+    let mut part_line = 0;
+    let mut close = |part: &mut String, part_line: usize| {
+        if part.lines().any(is_content) {
+            let mut padded = "\n".repeat(part_line);
+            padded.push_str(part);
+            documents.push(Document {
+                line: part_line + 1,
+                text: padded,
+            });
+        }
+        part.clear();
+    };
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if is_marker(line, "---") {
+            close(&mut part, part_line);
+            part_line = index;
+        }
+        part.push_str(line);
+        if is_marker(line, "...") {
+            close(&mut part, part_line);
+            part_line = index + 1;
+        }
+    }
+    close(&mut part, part_line);
+    documents
+}
+
+/// Whether `line` starts with the document marker `marker` (then a space or its end).
+fn is_marker(line: &str, marker: &str) -> bool {
+    line.strip_prefix(marker)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// Whether a line holds more than a comment, a document marker or a directive.
+fn is_content(line: &str) -> bool {
+    let trimmed = line.trim();
+    !(trimmed.is_empty()
+        || trimmed.starts_with('#')
+        || line.starts_with('%')
+        || is_marker(line, "---") && trimmed.len() == 3
+        || is_marker(line, "...") && trimmed.len() == 3)
+}
+
+/// Deserializes a file that must be one document (`quiver.yaml`): a second
+/// document is refused at its line rather than ignored.
+pub fn deserialize_one<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, DefinitionError> {
+    let mut documents = documents(text).into_iter();
+    match (documents.next(), documents.next()) {
+        (None, _) => deserialize(file, text),
+        (Some(only), None) => deserialize(file, &only.text),
+        (Some(_), Some(second)) => Err(DefinitionError::new(
+            Location::new(file, second.line, 1),
+            "",
+            "a second YAML document: this file must be one document (remove the `---` line or move what follows to a definitions file)",
+        )),
+    }
+}
+
+/// Deserializes every document of a file, in order (none for a file that
+/// holds only comments).
+pub fn deserialize_all<T: DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Vec<Result<T, DefinitionError>> {
+    documents(text)
+        .iter()
+        .map(|document| deserialize(file, &document.text))
+        .collect()
 }
 
 fn humanize(message: &str, path: Option<&str>) -> String {
@@ -110,5 +191,63 @@ fn load_error(file: &Path, error: LoadError) -> DefinitionError {
             let reason = text.split_once(": ").map(|(_, r)| r).unwrap_or(&text);
             DefinitionError::new(at(m), "", format!("invalid YAML: {reason}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Vec<(usize, String)> {
+        documents(text)
+            .into_iter()
+            .map(|d| (d.line, d.text))
+            .collect()
+    }
+
+    #[test]
+    fn splits_where_yaml_does() {
+        assert_eq!(split(""), vec![]);
+        assert_eq!(split("# only\n---\n\n...\n---\n"), vec![]);
+        assert_eq!(split("a: 1\n"), vec![(1, "a: 1\n".into())]);
+        assert_eq!(
+            split("%YAML 1.2\n---\na: 1\n--- {b: 2}\n...\n# end\nc: 3"),
+            vec![
+                (2, "\n---\na: 1\n".into()),
+                (4, "\n\n\n--- {b: 2}\n...\n".into()),
+                (6, "\n\n\n\n\n# end\nc: 3".into()),
+            ]
+        );
+        // Only at the start of a line, and only followed by a space or the end.
+        assert_eq!(split("a: \"x\n ---\"\nb: ---x\n").len(), 1);
+        assert_eq!(split("a: 1\r\n---\r\nb: 2\r\n").len(), 2);
+    }
+
+    #[test]
+    fn positions_stay_the_files_own() {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            a: marked_yaml::Spanned<String>,
+        }
+        let docs: Vec<Doc> = deserialize_all(Path::new("f.yaml"), "a: x\n---\n\n  # c\na: y\n")
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("two documents");
+        let lines: Vec<usize> = docs
+            .iter()
+            .map(|d| d.a.span().start().map_or(0, |m| m.line()))
+            .collect();
+        assert_eq!(lines, vec![1, 5]);
+
+        let error = deserialize_all::<Doc>(Path::new("f.yaml"), "a: x\n---\nb: y\n")
+            .into_iter()
+            .find_map(Result::err)
+            .expect("the second document is wrong");
+        assert_eq!(error.location.line, 3, "{error}");
+
+        let error = deserialize_one::<Doc>(Path::new("f.yaml"), "a: x\n...\na: y\n")
+            .err()
+            .expect("two documents");
+        assert_eq!(error.location.line, 3, "{error}");
     }
 }

@@ -493,3 +493,168 @@ fn a_bad_check_names_file_line_and_field() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].3.contains("limit"), "{errors:?}");
 }
+
+#[test]
+fn every_yaml_document_of_a_file_is_loaded() {
+    // Kubernetes style: one object per document, `---` between them.
+    let (first, rest) = GOOD.split_at(GOOD.find("sources:").unwrap());
+    let text = format!("---\n{first}---\n# the data\n{rest}...\n");
+    let dir = repo(&[("defs.yaml", &text)]);
+    let loaded = load_repo(dir.path()).unwrap();
+    let whole = repo(&[("defs.yaml", GOOD)]);
+    assert_eq!(loaded.spec, load_repo(whole.path()).unwrap().spec);
+    // Positions stay the file's own in every document.
+    assert_eq!(
+        loaded
+            .locations
+            .find("feature_views[driver_stats]")
+            .unwrap()
+            .line,
+        11 + 3
+    );
+
+    let bad = text.replace("ttl: 2h", "ttl: 2x");
+    assert_one(
+        &[("defs.yaml", &bad)],
+        "defs.yaml",
+        17,
+        "feature_views[driver_stats].ttl",
+        "invalid ttl `2x`",
+    );
+    // A name defined in two documents of one file is a duplicate like any other.
+    let twice = format!("{GOOD}---\n{}", &GOOD[..GOOD.find("sources:").unwrap()]);
+    let errors = errors(&[("defs.yaml", &twice)]);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(
+        (errors[0].1, errors[0].2.as_str()),
+        (23, "entities[driver].name")
+    );
+    assert!(errors[0].3.contains("defs.yaml:2"), "{errors:?}");
+}
+
+#[test]
+fn a_second_document_in_quiver_yaml_is_refused_at_its_line() {
+    let dir = repo(&[("defs.yaml", GOOD)]);
+    std::fs::write(
+        dir.path().join("quiver.yaml"),
+        "# project\nproject: p\n---\nproject: q\n",
+    )
+    .unwrap();
+    let errors = load_repo(dir.path())
+        .unwrap_err()
+        .definition_errors()
+        .to_vec();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].location.line, 3, "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("a second YAML document"),
+        "{}",
+        errors[0]
+    );
+    // One document after a `---` (and comments) is fine.
+    std::fs::write(dir.path().join("quiver.yaml"), "# p\n---\nproject: p\n").unwrap();
+    assert_eq!(load_repo(dir.path()).unwrap().config.project, "p");
+}
+
+#[test]
+fn a_byte_order_mark_is_no_part_of_the_yaml() {
+    let dir = repo(&[("defs.yaml", &format!("\u{feff}{GOOD}"))]);
+    std::fs::write(dir.path().join("quiver.yaml"), format!("\u{feff}{CONFIG}")).unwrap();
+    let loaded = load_repo(dir.path()).unwrap();
+    assert_eq!(loaded.config.project, "test_project");
+    assert!(loaded.spec.entity("driver").is_some());
+}
+
+#[test]
+fn names_have_a_length_limit() {
+    let limit = quiver_core::MAX_NAME_LEN;
+    let long = "v".repeat(limit + 1);
+    let text = GOOD.replace("name: driver_stats", &format!("name: {long}"));
+    let text = text.replace("driver_stats:conv_rate", &format!("{long}:conv_rate"));
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        11,
+        &format!("feature_views[{long}].name"),
+        &format!("is {} bytes long; names are at most {limit}", limit + 1),
+    );
+    let fits = "v".repeat(limit);
+    let text = GOOD.replace("name: driver_stats", &format!("name: {fits}"));
+    let text = text.replace("driver_stats:conv_rate", &format!("{fits}:conv_rate"));
+    load_repo(repo(&[("defs.yaml", &text)]).path()).unwrap();
+
+    let text = GOOD.replace("name: conv_rate", &format!("name: {long}"));
+    let text = text.replace("driver_stats:conv_rate", "driver_stats");
+    assert_one(
+        &[("defs.yaml", &text)],
+        "defs.yaml",
+        16,
+        &format!("feature_views[driver_stats].features[{long}].name"),
+        "names are at most",
+    );
+
+    let dir = repo(&[("defs.yaml", GOOD)]);
+    std::fs::write(dir.path().join("quiver.yaml"), format!("project: {long}\n")).unwrap();
+    let text = load_repo(dir.path()).unwrap_err().to_string();
+    assert!(
+        text.contains("quiver.yaml:1:") && text.contains("project: project name"),
+        "{text}"
+    );
+    assert!(!quiver_core::is_identifier(&long) && quiver_core::is_identifier(&fits));
+}
+
+#[test]
+fn a_feature_named_like_any_join_key_is_refused() {
+    // A customer view's feature `driver_id`, asked for with a driver view,
+    // would give an online answer two `driver_id` columns.
+    let customer = "\
+entities:
+  - name: customer
+    join_keys: [{ name: customer_id, dtype: int64 }]
+feature_views:
+  - name: customer_stats
+    entities: [customer]
+    source: stats
+    features:
+      - { name: driver_id, dtype: int64 }
+";
+    assert_one(
+        &[("a.yaml", GOOD), ("b.yaml", customer)],
+        "b.yaml",
+        9,
+        "feature_views[customer_stats].features[driver_id].name",
+        "has the name of a join key of entity `driver`",
+    );
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_refused_by_name() {
+    let dir = repo(&[("defs.yaml", GOOD)]);
+    let root = dir.path();
+    std::fs::create_dir(root.join("more.yml")).unwrap();
+    std::os::unix::fs::symlink(root.join("gone.yaml"), root.join("link.yaml")).unwrap();
+    std::fs::write(root.join("z.yaml"), b"entities: []\n# \xff\n").unwrap();
+    let fifo = root.join("pipe.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let errors: Vec<String> = match load_repo(root) {
+        Err(RepoError::Invalid(errors)) => errors.iter().map(ToString::to_string).collect(),
+        other => panic!("expected refusals, got {other:?}"),
+    };
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    let find = |name: &str| {
+        errors
+            .iter()
+            .find(|e| e.contains(name))
+            .unwrap_or_else(|| panic!("no error names {name}: {errors:#?}"))
+    };
+    assert!(find("link.yaml:1:1").contains("dangling symbolic link"));
+    assert!(find("more.yml:1:1").contains("a directory, not a regular file"));
+    assert!(find("pipe.yaml:1:1").contains("a FIFO (named pipe), not a regular file"));
+    assert!(find("z.yaml:2:3").contains("not UTF-8"));
+}

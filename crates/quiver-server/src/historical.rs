@@ -107,10 +107,8 @@ pub async fn get_historical_features(
 
     let applied = state.applied()?;
     if let Some(name) = &params.save_as {
-        if !quiver_core::is_identifier(name) {
-            return Err(ApiError::bad_request(format!(
-                "`save_as` must be letters, digits and underscores, not `{name}`"
-            )));
+        if let Some(reason) = quiver_core::identifier_error(name) {
+            return Err(ApiError::bad_request(format!("`save_as` {reason}")));
         }
         state.store.check_dataset_name(name).await?;
     }
