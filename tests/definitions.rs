@@ -276,7 +276,7 @@ async fn a_save_as_too_long_is_a_400() {
     let error: Value = response.json().await.unwrap();
     let message = error["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("`save_as` is 300 bytes long; names are at most 128"),
+        message.contains("(`save_as`, `--save`) is 300 bytes long; names are at most 128"),
         "{error}"
     );
     let response = client

@@ -107,9 +107,6 @@ pub async fn get_historical_features(
 
     let applied = state.applied()?;
     if let Some(name) = &params.save_as {
-        if let Some(reason) = quiver_core::identifier_error(name) {
-            return Err(ApiError::bad_request(format!("`save_as` {reason}")));
-        }
         state.store.check_dataset_name(name).await?;
     }
     let set = state.store.training_set(&applied, &frame, &request).await?;

@@ -27,8 +27,13 @@ pub struct TrainingSet {
 }
 
 impl FeatureStore {
-    /// Fails early when `name` is already a saved dataset.
+    /// Fails early when `name` cannot name a dataset or is already saved.
     pub async fn check_dataset_name(&self, name: &str) -> Result<()> {
+        if let Some(reason) = quiver_core::identifier_error(name) {
+            return Err(StoreError::Request(format!(
+                "a dataset's name (`save_as`, `--save`) {reason}"
+            )));
+        }
         if self
             .registry
             .datasets(self.project())
