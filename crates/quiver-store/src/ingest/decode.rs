@@ -467,7 +467,7 @@ mod tests {
         assert_eq!(overflow.reason, RejectReason::OutOfRange);
         assert_eq!(
             overflow.detail,
-            "field `rate` (feature `conv_rate`): 3.5e38 is beyond float32's range (±3.4028235e38)"
+            "field `rate` (feature `conv_rate`): 3.5e+38 is beyond float32's range (±3.4028235e38)"
         );
         for bytes in [
             &br#"{"driver_id": 1, "ts": 0, "rate": -3.5e38}"#[..],
