@@ -1034,13 +1034,13 @@ mod tests {
                 Some(vec![Some(-MAX_TIMESTAMP_US), None]),
             ],
         );
-        let checks = checks(&spec);
+        let judged = checks(&spec);
         for fail_drops in [false, true] {
             let mut tally = CheckTally::default();
             let checked = if fail_drops {
-                checks.check_each(&rows, &mut tally)
+                judged.check_each(&rows, &mut tally)
             } else {
-                checks.check(&rows, &mut tally)
+                judged.check(&rows, &mut tally)
             }
             .expect("built-in checks drop, never fail");
             let dropped: Vec<(usize, &str)> = checked
