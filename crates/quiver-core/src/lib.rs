@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod loader;
 pub mod locations;
 pub mod process;
+pub mod ranges;
 mod raw;
 mod read;
 pub mod redact;

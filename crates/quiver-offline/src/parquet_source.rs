@@ -109,12 +109,10 @@ pub fn canonical(df: DataFrame, view: &ViewSchema, window: TimeWindow) -> Result
     let in_window = event_ts
         .clone()
         .gt_eq(bound(window.start_us))
-        .and(event_ts.lt(bound(window.end_us)));
-    // Rows without event time or keys cannot be placed in time or matched: they are left out.
-    let mut keep = in_window;
-    for key in &view.keys {
-        keep = keep.and(ident(source.column_for(&key.name)).is_not_null());
-    }
+        .and(event_ts.clone().lt(bound(window.end_us)));
+    // Rows without an event time (in no window) or a key are read too: the
+    // built-in checks drop and count them (quiver_quality::builtin).
+    let keep = event_ts.is_null().or(in_window);
     // Stored files are sorted by keys and time (the offline store's invariant),
     // so joins can merge them instead of sorting the whole view.
     Ok(df

@@ -128,13 +128,9 @@ pub async fn read_postgres_source(
     let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
     let select: Vec<String> = columns.iter().map(|(c, _)| quote(c)).collect();
     let ts = quote(&source.timestamp_field);
-    let mut filter = format!("{ts} >= $1 AND {ts} < $2");
-    for key in &view.keys {
-        filter.push_str(&format!(
-            " AND {} IS NOT NULL",
-            quote(source.column_for(&key.name))
-        ));
-    }
+    // Rows without an event time (in no window) or a key are read too: the
+    // built-in checks drop and count them (quiver_quality::builtin).
+    let filter = format!("{ts} IS NULL OR ({ts} >= $1 AND {ts} < $2)");
     // The offline store keeps files sorted by keys and time: let Postgres sort.
     let mut order: Vec<String> = view
         .keys
@@ -153,7 +149,7 @@ pub async fn read_postgres_source(
     let start = DateTime::<Utc>::from_timestamp_micros(window.start_us).unwrap_or_default();
     let end = DateTime::<Utc>::from_timestamp_micros(window.end_us).unwrap_or_default();
 
-    let schema = view.schema.clone();
+    let schema = view.source_schema();
     let has_created = created_column.is_some();
     let (mut tx, rx) =
         futures::channel::mpsc::channel::<std::result::Result<RecordBatch, DataFusionError>>(2);

@@ -88,6 +88,22 @@ impl ViewSchema {
         &self.view.name
     }
 
+    /// The canonical layout as a source's rows arrive in it: join keys and
+    /// event time may still be null (the built-in checks drop those rows
+    /// before anything is stored).
+    pub fn source_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ))
+    }
+
     /// Column names of the join keys, in order.
     pub fn key_names(&self) -> Vec<&str> {
         self.keys.iter().map(|k| k.name.as_str()).collect()

@@ -12,8 +12,9 @@ use crate::value::Value;
 pub(crate) const RESERVED_FEATURES: [&str; 2] = ["__ts", "__created"];
 
 /// Timestamps must stay where a double is exact: the Redis guard script compares
-/// them as Lua numbers (±2^53 µs is ±285 years around 1970).
-pub const MAX_TIMESTAMP_US: i64 = 1 << 53;
+/// them as Lua numbers. This is the narrowest range any tier needs, so it is
+/// quiver's one supported range (`quiver_core::ranges`), checked on every write path.
+pub use quiver_core::ranges::MAX_TIMESTAMP_US;
 
 /// What a write needs to know about a view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,10 +202,12 @@ pub(crate) fn check_write(view: &ViewMeta, rows: &[OnlineRow]) -> Result<()> {
             )));
         }
         for ts in std::iter::once(row.event_ts).chain(row.created_ts) {
-            if !(-MAX_TIMESTAMP_US..=MAX_TIMESTAMP_US).contains(&ts) {
+            if !quiver_core::ranges::timestamp_in_range(ts) {
                 return Err(OnlineError::Invalid(format!(
-                    "timestamp {ts}µs of the row for {} in view `{}` is out of range (±2^53 µs)",
-                    row.key, view.name
+                    "timestamp {ts}µs of the row for {} in view `{}` is outside {}",
+                    row.key,
+                    view.name,
+                    quiver_core::ranges::TIMESTAMP_RANGE
                 )));
             }
         }

@@ -6,6 +6,10 @@
 //! leaves the row out (the first dropping check is its reason), `warn` counts.
 //! Checks on the rows together (`max_null_fraction`, `not_empty`) are judged
 //! by [`ViewChecks::finish`] over everything one [`CheckTally`] saw.
+//!
+//! Before the declared checks, every row passes the [built-in
+//! checks](crate::builtin) (keys and event time present, timestamps in range);
+//! the rows they drop are counted, and no declared check judges them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -13,9 +17,12 @@ use std::fmt;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
-use quiver_core::{CheckPolicy, FeatureCheck, FeatureRule, FeatureViewSpec, ViewRule};
+use quiver_core::{
+    CheckPolicy, FeatureCheck, FeatureRule, FeatureViewSpec, ScalarType, ValueType, ViewRule,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::RowRules;
 use crate::unique::SeenRows;
 
 /// How often one check was violated, as the run record and metrics show it.
@@ -114,6 +121,7 @@ pub struct ViewChecks {
     not_empty: Option<CheckPolicy>,
     /// Columns that identify a row for `unique`: the join keys and the event time.
     identity: Vec<String>,
+    builtin: RowRules,
 }
 
 impl fmt::Debug for ViewChecks {
@@ -128,11 +136,13 @@ impl fmt::Debug for ViewChecks {
 }
 
 impl ViewChecks {
-    /// The checks of `view`, whose rows carry `key_columns` and `event_ts_column`.
+    /// The checks of `view`, whose rows carry `key_columns`, `event_ts_column`
+    /// and `created_ts_column` (and the features under their names).
     pub fn new(
         view: &FeatureViewSpec,
         key_columns: &[String],
         event_ts_column: &str,
+        created_ts_column: &str,
     ) -> Result<Self, CheckSetupError> {
         let mut features = Vec::new();
         for feature in &view.features {
@@ -165,15 +175,31 @@ impl ViewChecks {
         };
         let mut identity = key_columns.to_vec();
         identity.push(event_ts_column.to_string());
+        let timestamps = std::iter::once(created_ts_column.to_string())
+            .chain(
+                view.features
+                    .iter()
+                    .filter(|f| {
+                        matches!(
+                            f.dtype,
+                            ValueType::Scalar(ScalarType::Timestamp)
+                                | ValueType::List(ScalarType::Timestamp)
+                        )
+                    })
+                    .map(|f| f.name.clone()),
+            )
+            .collect();
         Ok(Self {
             features,
             unique: policy_of(ViewRule::Unique),
             not_empty: policy_of(ViewRule::NotEmpty),
+            builtin: RowRules::new(key_columns, event_ts_column, timestamps),
             identity,
         })
     }
 
-    /// Whether the view declares no check at all.
+    /// Whether the view declares no check at all (the built-in checks are
+    /// always there: rows that were decoded, not read, never break them).
     pub fn is_empty(&self) -> bool {
         self.features.is_empty() && self.unique.is_none() && self.not_empty.is_none()
     }
@@ -199,7 +225,51 @@ impl ViewChecks {
         self.judge_rows(batch, tally, true)
     }
 
+    /// The built-in checks, then the declared ones on the rows they keep.
     fn judge_rows(
+        &self,
+        batch: &RecordBatch,
+        tally: &mut CheckTally,
+        fail_drops: bool,
+    ) -> Result<Checked, CheckFailure> {
+        let broken = self.builtin.judge(batch).map_err(|detail| CheckFailure {
+            check: "built-in checks".into(),
+            detail,
+        })?;
+        if broken.iter().all(Option::is_none) {
+            return self.judge_declared(batch, tally, fail_drops);
+        }
+        for rule in crate::builtin::BUILTIN_CHECKS {
+            let count = broken.iter().filter(|b| **b == Some(rule)).count();
+            if count > 0 {
+                tally.count(rule, CheckPolicy::Drop, count as u64);
+            }
+        }
+        let keep: BooleanArray = broken.iter().map(|b| Some(b.is_none())).collect();
+        let kept = filter_record_batch(batch, &keep).map_err(|e| CheckFailure {
+            check: "built-in checks".into(),
+            detail: e.to_string(),
+        })?;
+        let mut checked = self.judge_declared(&kept, tally, fail_drops)?;
+        // Row numbers of `kept` back to those of `batch`.
+        let kept_rows: Vec<usize> = (0..broken.len()).filter(|i| broken[*i].is_none()).collect();
+        let mut dropped: Vec<(usize, String)> = broken
+            .iter()
+            .enumerate()
+            .filter_map(|(i, rule)| rule.map(|rule| (i, rule.to_string())))
+            .collect();
+        dropped.extend(
+            checked
+                .dropped
+                .drain(..)
+                .map(|(row, check)| (kept_rows[row], check)),
+        );
+        dropped.sort_unstable_by_key(|(row, _)| *row);
+        checked.dropped = dropped;
+        Ok(checked)
+    }
+
+    fn judge_declared(
         &self,
         batch: &RecordBatch,
         tally: &mut CheckTally,
@@ -562,6 +632,11 @@ mod tests {
                 DataType::Timestamp(TimeUnit::Microsecond, None),
                 false,
             ),
+            Field::new(
+                "created",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                true,
+            ),
             Field::new("rate", DataType::Float32, true),
             Field::new("segment", DataType::Utf8, true),
         ]);
@@ -570,6 +645,7 @@ mod tests {
             vec![
                 Arc::new(Int64Array::from(ids.to_vec())),
                 Arc::new(TimestampMicrosecondArray::from(ts.to_vec())),
+                Arc::new(TimestampMicrosecondArray::from(vec![None; ids.len()])),
                 Arc::new(Float32Array::from(rates.to_vec())),
                 Arc::new(StringArray::from(segments.to_vec())),
             ],
@@ -578,7 +654,7 @@ mod tests {
     }
 
     fn checks(view: &FeatureViewSpec) -> ViewChecks {
-        ViewChecks::new(view, &["driver_id".to_string()], "ts").expect("checks")
+        ViewChecks::new(view, &["driver_id".to_string()], "ts", "created").expect("checks")
     }
 
     fn rows() -> RecordBatch {
@@ -848,5 +924,183 @@ mod tests {
                 .check,
             "view:not_empty"
         );
+    }
+
+    /// Rows as a source reads them: keys and event times may be null.
+    fn source_rows(
+        ids: &[Option<i64>],
+        ts: &[Option<i64>],
+        created: &[Option<i64>],
+        rates: &[Option<f32>],
+        seen: Vec<Option<Vec<Option<i64>>>>,
+    ) -> RecordBatch {
+        use arrow::array::{ListBuilder, TimestampMicrosecondBuilder};
+        let timestamp = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let mut lists = ListBuilder::new(TimestampMicrosecondBuilder::new());
+        for list in seen {
+            lists.append_option(list);
+        }
+        let lists = lists.finish();
+        let schema = Schema::new(vec![
+            Field::new("driver_id", DataType::Int64, true),
+            Field::new("ts", timestamp.clone(), true),
+            Field::new("created", timestamp, true),
+            Field::new("rate", DataType::Float32, true),
+            Field::new("seen", lists.data_type().clone(), true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Int64Array::from(ids.to_vec())),
+                Arc::new(TimestampMicrosecondArray::from(ts.to_vec())),
+                Arc::new(TimestampMicrosecondArray::from(created.to_vec())),
+                Arc::new(Float32Array::from(rates.to_vec())),
+                Arc::new(lists),
+            ],
+        )
+        .expect("batch")
+    }
+
+    #[test]
+    fn built_in_checks_drop_and_count_rows_without_keys_or_times_in_range() {
+        use crate::builtin::{NULL_EVENT_TIMESTAMP, NULL_JOIN_KEY, TIMESTAMP_OUT_OF_RANGE};
+        use quiver_core::ranges::MAX_TIMESTAMP_US;
+        let mut spec = view(
+            vec![("rate", FeatureRule::NotNull, CheckPolicy::Drop)],
+            vec![],
+        );
+        spec.features.retain(|f| f.name == "rate");
+        spec.features.push(FeatureSpec {
+            name: "seen".into(),
+            dtype: ValueType::List(ScalarType::Timestamp),
+            description: None,
+            checks: Vec::new(),
+        });
+        let year_1 = -62_135_596_800_000_000;
+        let rows = source_rows(
+            &[
+                Some(1),
+                None,
+                Some(3),
+                None,
+                Some(4),
+                Some(5),
+                Some(6),
+                Some(7),
+                Some(8),
+            ],
+            &[
+                Some(10),
+                Some(10),
+                None,
+                None,
+                Some(year_1),
+                Some(10),
+                Some(10),
+                Some(10),
+                Some(MAX_TIMESTAMP_US),
+            ],
+            &[
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(MAX_TIMESTAMP_US + 1),
+                None,
+                None,
+                Some(0),
+            ],
+            &[
+                Some(0.5),
+                Some(0.5),
+                Some(0.5),
+                Some(0.5),
+                Some(0.5),
+                Some(0.5),
+                None,
+                Some(0.5),
+                Some(0.5),
+            ],
+            vec![
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(vec![Some(0), None, Some(year_1)]),
+                Some(vec![Some(-MAX_TIMESTAMP_US), None]),
+            ],
+        );
+        let judged = checks(&spec);
+        for fail_drops in [false, true] {
+            let mut tally = CheckTally::default();
+            let checked = if fail_drops {
+                judged.check_each(&rows, &mut tally)
+            } else {
+                judged.check(&rows, &mut tally)
+            }
+            .expect("built-in checks drop, never fail");
+            let dropped: Vec<(usize, &str)> = checked
+                .dropped
+                .iter()
+                .map(|(row, check)| (*row, check.as_str()))
+                .collect();
+            assert_eq!(
+                dropped,
+                vec![
+                    (1, NULL_JOIN_KEY),
+                    (2, NULL_EVENT_TIMESTAMP),
+                    (3, NULL_JOIN_KEY),
+                    (4, TIMESTAMP_OUT_OF_RANGE),
+                    (5, TIMESTAMP_OUT_OF_RANGE),
+                    (6, "rate:not_null"),
+                    (7, TIMESTAMP_OUT_OF_RANGE),
+                ]
+            );
+            let ids: Vec<Option<i64>> = checked
+                .batch
+                .column(0)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .iter()
+                .collect();
+            assert_eq!(ids, vec![Some(1), Some(8)], "the range's edges are kept");
+            let counts: Vec<(String, CheckPolicy, u64)> = tally
+                .counts()
+                .into_iter()
+                .map(|c| (c.check, c.policy, c.violations))
+                .collect();
+            assert_eq!(
+                counts,
+                vec![
+                    (NULL_EVENT_TIMESTAMP.into(), CheckPolicy::Drop, 1),
+                    (NULL_JOIN_KEY.into(), CheckPolicy::Drop, 2),
+                    ("rate:not_null".into(), CheckPolicy::Drop, 1),
+                    (TIMESTAMP_OUT_OF_RANGE.into(), CheckPolicy::Drop, 3),
+                ]
+            );
+            assert_eq!(
+                tally.rows(),
+                2,
+                "only kept rows count for the checks on all rows"
+            );
+        }
+        // A view without declared checks still has the built-in ones.
+        let plain = view(vec![], vec![]);
+        let plain = checks(&plain);
+        assert!(plain.is_empty());
+        let mut tally = CheckTally::default();
+        let late = source_rows(
+            &[Some(1)],
+            &[Some(MAX_TIMESTAMP_US + 1)],
+            &[None],
+            &[None],
+            vec![None],
+        );
+        let checked = plain.check(&late, &mut tally).expect("checked");
+        assert_eq!(checked.batch.num_rows(), 0);
+        assert_eq!(tally.counts().len(), 1);
     }
 }

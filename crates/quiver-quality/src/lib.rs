@@ -19,6 +19,7 @@
 //! numbers, because drift needs the whole distribution: a summary written today
 //! can be compared with one written months from now.
 
+pub mod builtin;
 pub mod checks;
 pub mod drift;
 pub mod stats;

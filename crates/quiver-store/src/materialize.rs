@@ -21,6 +21,11 @@ pub struct RunReport {
     pub run_id: String,
     pub window_start: String,
     pub window_end: String,
+    /// Source rows read for the window (rows without keys or an event time,
+    /// which are in no window, included).
+    pub rows_read: u64,
+    /// Rows stored: those read less those the checks dropped (built-in ones
+    /// included: `null_join_key`, `null_event_timestamp`, `timestamp_out_of_range`).
     pub rows: u64,
     pub rows_replaced: u64,
     pub files: usize,
@@ -125,6 +130,7 @@ impl FeatureStore {
                         run_id,
                         window_start: rfc3339(window.start_us),
                         window_end: rfc3339(window.end_us),
+                        rows_read: quality.rows_read,
                         rows: outcome.rows,
                         rows_replaced: outcome.rows_replaced,
                         files: outcome.files.len(),

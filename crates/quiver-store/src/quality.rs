@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use quiver_offline::{EVENT_TS, OfflineError, ViewSchema, WindowInspector};
+use quiver_offline::{CREATED_TS, EVENT_TS, OfflineError, ViewSchema, WindowInspector};
 use quiver_quality::checks::{CheckCount, CheckTally, Checked, ViewChecks};
 use quiver_quality::{FeatureStats, StatsSummary};
 
@@ -32,7 +32,8 @@ pub(crate) struct QualityReport {
 /// `view`'s declared checks, compiled (regexes included) once.
 pub(crate) fn view_checks(view: &ViewSchema) -> Result<ViewChecks> {
     let keys: Vec<String> = view.keys.iter().map(|k| k.name.clone()).collect();
-    ViewChecks::new(&view.view, &keys, EVENT_TS).map_err(|e| StoreError::Internal(e.to_string()))
+    ViewChecks::new(&view.view, &keys, EVENT_TS, CREATED_TS)
+        .map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 impl QualityPass {

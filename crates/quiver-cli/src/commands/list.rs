@@ -152,7 +152,7 @@ async fn runs(global: &GlobalArgs, registry: &Registry, project: &str) -> CliRes
         return Ok(());
     }
     let mut out = table(&[
-        "VIEW", "TARGET", "WINDOW", "STATUS", "ROWS", "MS", "STARTED",
+        "VIEW", "TARGET", "WINDOW", "STATUS", "ROWS", "CHECKS", "MS", "STARTED",
     ]);
     for r in runs {
         let status = match &r.error {
@@ -165,12 +165,20 @@ async fn runs(global: &GlobalArgs, registry: &Registry, project: &str) -> CliRes
             format!("{} .. {}", r.window_start, r.window_end),
             status,
             r.rows_written.map(|n| n.to_string()).unwrap_or_default(),
+            run_checks(r.checks.as_ref()),
             r.duration_ms.map(|n| n.to_string()).unwrap_or_default(),
             r.started_at,
         ]);
     }
     println!("{out}");
     Ok(())
+}
+
+/// A run's recorded check counts as `materialize` shows them.
+fn run_checks(checks: Option<&serde_json::Value>) -> String {
+    checks
+        .and_then(|c| serde_json::from_value::<Vec<quiver_store::CheckCount>>(c.clone()).ok())
+        .map_or_else(|| "-".into(), |c| super::materialize::checks_text(&c))
 }
 
 fn kind_plural(kind: ObjectKind) -> &'static str {

@@ -95,13 +95,17 @@ fn print_reports(reports: &[RunReport]) {
     println!("{out}");
 }
 
-/// The checks that were violated, with how often and what that did.
 fn checks(report: &RunReport) -> String {
-    if report.checks.is_empty() {
+    checks_text(&report.checks)
+}
+
+/// The checks that were violated, with how often and what that did (the
+/// built-in ones, such as `null_join_key`, included).
+pub(crate) fn checks_text(checks: &[quiver_store::CheckCount]) -> String {
+    if checks.is_empty() {
         return "-".into();
     }
-    let shown: Vec<String> = report
-        .checks
+    let shown: Vec<String> = checks
         .iter()
         .map(|c| {
             let done = match c.policy {

@@ -5,8 +5,9 @@
 use std::fmt;
 
 use chrono::DateTime;
+use quiver_core::ranges::{self, TIMESTAMP_RANGE};
 use quiver_core::{FeatureViewSpec, JoinKey, ScalarType, SourceSpec, ValueType};
-use quiver_online::{EntityKey, MAX_TIMESTAMP_US, OnlineRow, Value};
+use quiver_online::{EntityKey, OnlineRow, Value};
 use serde_json::{Map, Value as Json};
 
 /// Why a record was refused: the label of the dead-letter header and of the counters.
@@ -19,18 +20,22 @@ pub enum RejectReason {
     WrongType,
     MissingTimestamp,
     BadTimestamp,
+    /// A well-formed value the stores cannot hold: a number beyond its type's
+    /// range, a timestamp outside the supported range (`quiver_core::ranges`).
+    OutOfRange,
     /// A data-quality check with policy `fail` or `drop` refused the row.
     CheckFailed,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::NotJson,
         RejectReason::NotAnObject,
         RejectReason::MissingKey,
         RejectReason::WrongType,
         RejectReason::MissingTimestamp,
         RejectReason::BadTimestamp,
+        RejectReason::OutOfRange,
         RejectReason::CheckFailed,
     ];
 
@@ -42,6 +47,7 @@ impl RejectReason {
             RejectReason::WrongType => "wrong_type",
             RejectReason::MissingTimestamp => "missing_timestamp",
             RejectReason::BadTimestamp => "bad_timestamp",
+            RejectReason::OutOfRange => "out_of_range",
             RejectReason::CheckFailed => "check_failed",
         }
     }
@@ -191,21 +197,30 @@ fn json_kind(value: &Json) -> &'static str {
     }
 }
 
+/// A field as errors name it: its record field, and its feature when mapped.
+fn named(field: &Field) -> String {
+    if field.name == field.column {
+        format!("field `{}`", field.column)
+    } else {
+        format!("field `{}` (feature `{}`)", field.column, field.name)
+    }
+}
+
 /// A field's value as its declared type.
 fn typed(raw: &Json, field: &Field) -> Result<Value, Rejected> {
     let wrong = |why: &str| {
         Rejected::new(
             RejectReason::WrongType,
             format!(
-                "field `{}` should be {} but is {}{why}",
-                field.column,
+                "{} should be {} but is {}{why}",
+                named(field),
                 field.dtype,
                 json_kind(raw)
             ),
         )
     };
     match field.dtype {
-        ValueType::Scalar(scalar) => match scalar_value(raw, scalar, &field.column)? {
+        ValueType::Scalar(scalar) => match scalar_value(raw, scalar, field)? {
             Some(value) => Ok(value),
             None => Err(wrong("")),
         },
@@ -217,7 +232,7 @@ fn typed(raw: &Json, field: &Field) -> Result<Value, Rejected> {
                 .iter()
                 .map(|item| match item {
                     Json::Null => Ok(Value::Null),
-                    item => scalar_value(item, scalar, &field.column)?
+                    item => scalar_value(item, scalar, field)?
                         .ok_or_else(|| wrong(&format!(" (item {item})"))),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -226,16 +241,35 @@ fn typed(raw: &Json, field: &Field) -> Result<Value, Rejected> {
     }
 }
 
-/// `None` when the JSON kind does not fit the type; an error for a bad timestamp.
-fn scalar_value(raw: &Json, scalar: ScalarType, column: &str) -> Result<Option<Value>, Rejected> {
+/// `None` when the JSON kind does not fit the type; an error for a bad
+/// timestamp or a value beyond the type's range (`quiver_core::ranges`).
+fn scalar_value(raw: &Json, scalar: ScalarType, field: &Field) -> Result<Option<Value>, Rejected> {
+    let beyond = |n: &serde_json::Number| {
+        let range = match scalar {
+            ScalarType::Int32 => "int32's range (-2147483648 to 2147483647)",
+            ScalarType::Int64 => "int64's range (-9223372036854775808 to 9223372036854775807)",
+            _ => "float32's range (±3.4028235e38)",
+        };
+        Rejected::new(
+            RejectReason::OutOfRange,
+            format!("{}: {n} is beyond {range}", named(field)),
+        )
+    };
     Ok(match (scalar, raw) {
         (ScalarType::Bool, Json::Bool(b)) => Some(Value::Bool(*b)),
-        (ScalarType::Int32, Json::Number(n)) => n
-            .as_i64()
-            .and_then(|v| i32::try_from(v).ok())
-            .map(Value::Int32),
-        (ScalarType::Int64, Json::Number(n)) => n.as_i64().map(Value::Int64),
-        (ScalarType::Float32, Json::Number(n)) => n.as_f64().map(|v| Value::Float32(v as f32)),
+        (ScalarType::Int32 | ScalarType::Int64, Json::Number(n)) => match n.as_i64() {
+            Some(v) if scalar == ScalarType::Int64 => Some(Value::Int64(v)),
+            Some(v) => Some(Value::Int32(ranges::to_int32(v).ok_or_else(|| beyond(n))?)),
+            // An integer beyond int64; a fraction is the wrong type.
+            None if n.is_u64() => return Err(beyond(n)),
+            None => None,
+        },
+        (ScalarType::Float32, Json::Number(n)) => match n.as_f64() {
+            Some(v) => Some(Value::Float32(
+                ranges::to_float32(v).ok_or_else(|| beyond(n))?,
+            )),
+            None => None,
+        },
         (ScalarType::Float64, Json::Number(n)) => n.as_f64().map(Value::Float64),
         (ScalarType::String, Json::String(s)) => Some(Value::String(s.clone())),
         (ScalarType::Bytes, Json::String(s)) => Some(Value::Bytes(s.as_bytes().to_vec())),
@@ -245,14 +279,14 @@ fn scalar_value(raw: &Json, scalar: ScalarType, column: &str) -> Result<Option<V
             .collect::<Option<Vec<u8>>>()
             .map(Value::Bytes),
         (ScalarType::Timestamp, raw @ (Json::String(_) | Json::Number(_))) => {
-            Some(Value::Timestamp(timestamp(raw, column)?))
+            Some(Value::Timestamp(timestamp(raw, &field.column)?))
         }
         _ => None,
     })
 }
 
 /// RFC 3339 text (any offset, converted to UTC) or a number of seconds since
-/// the Unix epoch, as UTC microseconds.
+/// the Unix epoch, as UTC microseconds inside the supported range.
 fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
     let bad = |why: String| {
         Rejected::new(
@@ -278,10 +312,11 @@ fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
             )));
         }
     };
-    if !(-MAX_TIMESTAMP_US..=MAX_TIMESTAMP_US).contains(&us) {
-        return Err(bad(format!(
-            "{raw} is out of range (±285 years around 1970)"
-        )));
+    if !ranges::timestamp_in_range(us) {
+        return Err(Rejected::new(
+            RejectReason::OutOfRange,
+            format!("field `{field}`: {raw} is outside {TIMESTAMP_RANGE}"),
+        ));
     }
     Ok(us)
 }
@@ -396,7 +431,7 @@ mod tests {
             Some(RejectReason::WrongType)
         );
         assert_eq!(
-            reason(br#"{"driver_id": 1, "ts": 0, "trips": 3000000000}"#),
+            reason(br#"{"driver_id": 1, "ts": 0, "trips": 1.5}"#),
             Some(RejectReason::WrongType)
         );
         assert_eq!(
@@ -413,7 +448,7 @@ mod tests {
         );
         assert_eq!(
             reason(br#"{"driver_id": 1, "ts": 1e300}"#),
-            Some(RejectReason::BadTimestamp)
+            Some(RejectReason::OutOfRange)
         );
         assert_eq!(
             reason(br#"{"driver_id": 1, "ts": true}"#),
@@ -422,6 +457,48 @@ mod tests {
         assert_eq!(
             reason(br#"{"driver_id": 1, "ts": 0, "seen": "yesterday"}"#),
             Some(RejectReason::BadTimestamp)
+        );
+    }
+
+    #[test]
+    fn values_beyond_their_type_or_the_supported_range_are_refused() {
+        let refused = |bytes: &[u8]| decoder().decode_bytes(bytes, None).err();
+        let overflow = refused(br#"{"driver_id": 1, "ts": 0, "rate": 3.5e38}"#).expect("refused");
+        assert_eq!(overflow.reason, RejectReason::OutOfRange);
+        assert_eq!(
+            overflow.detail,
+            "field `rate` (feature `conv_rate`): 3.5e+38 is beyond float32's range (±3.4028235e38)"
+        );
+        for bytes in [
+            &br#"{"driver_id": 1, "ts": 0, "rate": -3.5e38}"#[..],
+            br#"{"driver_id": 1, "ts": 0, "trips": 3000000000}"#,
+            br#"{"driver_id": 18446744073709551615, "ts": 0}"#,
+            br#"{"driver_id": 1, "ts": "1677-09-21T00:12:43Z"}"#,
+            br#"{"driver_id": 1, "ts": "0001-01-01T00:00:00Z"}"#,
+            br#"{"driver_id": 1, "ts": 0, "seen": "0001-01-01T00:00:00Z"}"#,
+        ] {
+            let rejected = refused(bytes);
+            assert_eq!(
+                rejected.as_ref().map(|r| r.reason),
+                Some(RejectReason::OutOfRange),
+                "{}: {rejected:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let early = refused(br#"{"driver_id": 1, "ts": "0001-01-01T00:00:00Z"}"#).expect("refused");
+        assert!(early.detail.contains("1684-07-28"), "{}", early.detail);
+        // The largest float32 itself (as printed) and the range's edges are kept.
+        let kept = decoder()
+            .decode_bytes(
+                br#"{"driver_id": 1, "ts": "2255-06-05T23:47:34Z", "rate": 3.4028235e38}"#,
+                None,
+            )
+            .expect("decodes");
+        assert_eq!(kept.values[0], Value::Float32(f32::MAX));
+        assert!(
+            decoder()
+                .decode_bytes(br#"{"driver_id": 1, "ts": "1684-07-28T00:12:26Z"}"#, None)
+                .is_ok()
         );
     }
 }
