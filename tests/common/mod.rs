@@ -200,10 +200,18 @@ impl Drop for Server {
 
 /// Starts `quiver serve --port 0 ARGS` and waits until it listens.
 pub fn start_server(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quiver"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quiver"));
+    command
         .args(["--repo", repo.to_str().unwrap(), "serve", "--port", "0"])
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    spawn_server(command)
+}
+
+/// Starts `command` (a `quiver serve` on port 0, possibly wrapped) and waits
+/// until it listens.
+pub fn spawn_server(mut command: Command) -> Server {
+    let mut child = command
         .env_remove("QUIVER_REGISTRY")
         .stderr(Stdio::piped())
         .spawn()
