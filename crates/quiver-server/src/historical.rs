@@ -24,6 +24,7 @@ pub const JSON: &str = "application/json";
 /// The request as JSON (entities inline) or as query parameters (entities uploaded).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoricalParams {
     /// `view:feature` references; in a query string, comma separated.
     #[serde(default, deserialize_with = "list_or_csv")]
