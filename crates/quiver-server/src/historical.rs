@@ -64,10 +64,13 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Stri
 #[utoipa::path(post, path = "/get-historical-features",
     params(HistoricalParams),
     request_body(description = "Entity rows: JSON (`HistoricalParams` with `entities`), or an Arrow IPC or Parquet upload with the options as query parameters",
-        content((HistoricalParams = "application/json"), (Vec<u8> = "application/vnd.apache.arrow.stream"), (Vec<u8> = "application/vnd.apache.parquet"))),
+        content((HistoricalParams = "application/json"), (crate::openapi::Binary = "application/vnd.apache.arrow.stream"), (crate::openapi::Binary = "application/vnd.apache.arrow.file"), (crate::openapi::Binary = "application/vnd.apache.parquet"))),
     responses((status = 200, description = "The training set, in the format `Accept` asks for",
-        content((Vec<Object> = "application/json"), (Vec<u8> = "application/vnd.apache.arrow.stream"), (Vec<u8> = "application/vnd.apache.parquet"))),
-        (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
+        content((Vec<Object> = "application/json"), (crate::openapi::Binary = "application/vnd.apache.arrow.stream"), (crate::openapi::Binary = "application/vnd.apache.parquet"))),
+        (status = 400, description = "A bad request", body = crate::openapi::ErrorBody),
+        (status = 406, description = "`Accept` names no format the server writes", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`Content-Type` names no format the server reads", body = crate::openapi::ErrorBody),
+        (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn get_historical_features(
     State(state): State<AppState>,
     Query(query): Query<HistoricalParams>,

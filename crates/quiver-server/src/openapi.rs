@@ -21,6 +21,11 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// A binary body (Arrow IPC or Parquet).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(#[allow(dead_code)] Vec<u8>);
+
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// Always `ok`.
