@@ -134,7 +134,12 @@ async fn idle_slow_header_and_slow_body_connections_are_closed_by_the_server() {
         }
         *closed.entry(kind).or_default() += 1;
     }
-    let expected = [("body", 10), ("header", 10), ("idle", 20), ("kept-alive", 1)];
+    let expected = [
+        ("body", 10),
+        ("header", 10),
+        ("idle", 20),
+        ("kept-alive", 1),
+    ];
     assert_eq!(closed, expected.into_iter().collect());
 
     let text = metrics(&server).await;

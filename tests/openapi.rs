@@ -117,7 +117,9 @@ async fn the_api_document_validates_and_schemathesis_finds_nothing() {
         }
     }
     let historical = &document["paths"]["/get-historical-features"]["post"]["responses"];
-    for status in ["400", "401", "403", "406", "408", "413", "415", "500", "503"] {
+    for status in [
+        "400", "401", "403", "406", "408", "413", "415", "500", "503",
+    ] {
         assert!(historical[status].is_object(), "{status}: {historical}");
     }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::unique::SeenRows;
 
 /// How often one check was violated, as the run record and metrics show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckCount {
     /// `feature:check` (or `view:check` for view checks).
     pub check: String,

@@ -383,7 +383,12 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
             } else {
                 response
             };
-            Ok(response.map(|body| Body::new(Ending { inner: body, _ended: ended })))
+            Ok(response.map(|body| {
+                Body::new(Ending {
+                    inner: body,
+                    _ended: ended,
+                })
+            }))
         })
     }
 }

@@ -39,7 +39,7 @@ pub struct HistoricalParams {
     /// The entity timestamp column (default `event_timestamp`).
     pub timestamp_column: Option<String>,
     /// JSON bodies only: entity rows as columns.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<HashMap<String, Vec<serde_json::Value>>>)]
     #[param(value_type = Option<Object>)]
     pub entities: Option<Map<String, Value>>,
 }

@@ -104,7 +104,15 @@ pub async fn serve(
     let app = router(state);
     match tls {
         None => {
-            connections::serve(listener, connections::Plain, app, connections, metrics, stop).await;
+            connections::serve(
+                listener,
+                connections::Plain,
+                app,
+                connections,
+                metrics,
+                stop,
+            )
+            .await;
         }
         Some(tls) => {
             let handshake = tls::TlsHandshake::new(tls);

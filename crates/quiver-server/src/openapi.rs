@@ -124,7 +124,10 @@ fn add_layer_responses(path: &str, operation: &mut Operation) {
             "408",
             "The body did not arrive within the server's `--body-timeout`",
         );
-        add("413", "The body is larger than the server's `--max-body-bytes`");
+        add(
+            "413",
+            "The body is larger than the server's `--max-body-bytes`",
+        );
     }
     if answers_errors {
         add("500", "An internal error");
