@@ -40,7 +40,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let status = response.status().as_u16();
     state
         .metrics
-        .observe_request(&route, &method, status, elapsed);
+        .observe_request(&route, method, status, elapsed);
     span.in_scope(|| tracing::debug!(status, micros = elapsed.as_micros() as u64, "answered"));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
