@@ -19,7 +19,10 @@
 #                              three local nodes on 127.0.0.1:7000-7002
 #   QUIVER_TEST_KAFKA_BOOTSTRAP  use this Kafka cluster (host:port) instead of the
 #                              broker on 127.0.0.1:9092 (started when absent)
-#   QUIVER_TEST_SERVICES_ONLY  =1: stop after the services are ensured (no cargo)
+#   QUIVER_TEST_VENV           use this Python venv (with scripts/requirements-test.txt
+#                              installed) instead of $HOME/.cache/quiver/venv-test
+#                              (created, and re-created when that file changes)
+#   QUIVER_TEST_SERVICES_ONLY  =1: stop after the services and the venv are ensured (no cargo)
 #   QUIVER_TEST_WAIT_SECS      how long to wait for a service to become ready (30)
 #   CARGO_TARGET_DIR           default: $HOME/.cache/quiver/target (shared by clones)
 #
@@ -408,6 +411,52 @@ ensure_kafka() {
 }
 
 # ---------------------------------------------------------------------------
+# Python test venv: the tools some end-to-end tests run (schemathesis and
+# openapi-spec-validator for tests/openapi.rs), pinned in
+# scripts/requirements-test.txt and installed from PyPI with pip. The venv is
+# kept between runs and re-created only when the requirements file changes
+# (a stamp file in the venv holds its hash).
+
+TEST_VENV_REQUIREMENTS="$REPO_ROOT/scripts/requirements-test.txt"
+
+ensure_test_venv() {
+    local venv stamp wanted log
+    if [[ -n ${QUIVER_TEST_VENV:-} ]]; then
+        [[ -x $QUIVER_TEST_VENV/bin/python ]] ||
+            die "test venv: QUIVER_TEST_VENV=$QUIVER_TEST_VENV has no bin/python; unset it to create $STATE_DIR/venv-test"
+        echo "test venv: using QUIVER_TEST_VENV=$QUIVER_TEST_VENV"
+        return
+    fi
+    venv="$STATE_DIR/venv-test"
+    stamp="$venv/.requirements.sha256"
+    wanted=$(sha256sum "$TEST_VENV_REQUIREMENTS" | cut -d' ' -f1)
+    if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$wanted" ]]; then
+        echo "test venv: up to date ($venv)"
+    else
+        have python3 || apt_install python3 python3-venv ||
+            die "test venv: python3 is not installed and could not be (apt-get install python3 python3-venv)"
+        python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv ||
+            die "test venv: python3 has no venv module (apt-get install python3-venv)"
+        mkdir -p "$STATE_DIR"
+        log="$STATE_DIR/venv-test-install.log"
+        echo "test venv: creating $venv from scripts/requirements-test.txt (log: $log)" >&2
+        rm -rf "$venv"
+        if ! {
+            python3 -m venv "$venv" &&
+                "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                    -r "$TEST_VENV_REQUIREMENTS"
+        } >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            rm -rf "$venv"
+            die "test venv: installing scripts/requirements-test.txt failed (log: $log); PyPI must be reachable, or set QUIVER_TEST_VENV to a venv that has them"
+        fi
+        echo "$wanted" >"$stamp"
+        echo "test venv: created $venv"
+    fi
+    export QUIVER_TEST_VENV=$venv
+}
+
+# ---------------------------------------------------------------------------
 # steps
 
 STEP_NAMES=()
@@ -463,6 +512,7 @@ main() {
     fi
 
     step services ensure_services
+    step venv ensure_test_venv
     if [[ ${QUIVER_TEST_SERVICES_ONLY:-0} == 1 ]]; then
         print_timings
         return

@@ -287,11 +287,19 @@ pub fn start_server(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server 
 
 /// [`start_server`] from the working directory `cwd` (`repo` may be relative to it).
 pub fn start_server_in(cwd: &Path, repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quiver"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quiver"));
+    command
         .current_dir(cwd)
         .args(["--repo", repo.to_str().unwrap(), "serve", "--port", "0"])
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    spawn_server(command)
+}
+
+/// Starts `command` (a `quiver serve` on port 0, possibly wrapped) and waits
+/// until it listens.
+pub fn spawn_server(mut command: Command) -> Server {
+    let mut child = command
         .env_remove("QUIVER_REGISTRY")
         .stderr(Stdio::piped())
         .spawn()

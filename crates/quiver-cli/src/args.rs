@@ -163,6 +163,22 @@ pub struct ServeArgs {
     /// Refuse request bodies larger than this many bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub max_body_bytes: usize,
+    /// Hold at most this many connections open (TLS handshakes included);
+    /// further clients wait until one closes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Close a connection whose request head (line and headers) is not
+    /// complete this long after its first byte.
+    #[arg(long, default_value = "10s", value_parser = timeout)]
+    pub header_timeout: std::time::Duration,
+    /// Answer 408 and close the connection when a request body is not
+    /// complete this long after its head.
+    #[arg(long, default_value = "60s", value_parser = timeout)]
+    pub body_timeout: std::time::Duration,
+    /// Close a connection that sends no request for this long (after it is
+    /// opened, or between requests).
+    #[arg(long, default_value = "30s", value_parser = timeout)]
+    pub idle_timeout: std::time::Duration,
     /// Also run the Kafka ingest in this process (its counters at GET /ingest-stats).
     #[arg(long)]
     pub ingest: bool,
@@ -293,4 +309,14 @@ fn stats_window(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{text}` is shorter than the shortest window, 1s"));
     }
     Ok(window)
+}
+
+/// A connection timeout: more than zero (zero would close every connection at
+/// once).
+fn timeout(text: &str) -> Result<std::time::Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if timeout.is_zero() {
+        return Err(format!("`{text}` is no time; give e.g. 500ms or 30s"));
+    }
+    Ok(timeout)
 }

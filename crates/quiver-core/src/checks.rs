@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::{ScalarType, ValueType};
 
 /// What a violated check does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckPolicy {
     /// The run (or the push, or the micro-batch) stops; nothing is published.

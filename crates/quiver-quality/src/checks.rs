@@ -26,7 +26,7 @@ use crate::builtin::RowRules;
 use crate::unique::SeenRows;
 
 /// How often one check was violated, as the run record and metrics show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckCount {
     /// `feature:check` (or `view:check` for view checks).
     pub check: String,

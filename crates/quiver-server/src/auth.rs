@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The scope a route needs; `None`: any valid token.
-fn required_scope(route: &str) -> Option<Scope> {
+pub(crate) fn required_scope(route: &str) -> Option<Scope> {
     match route {
         "/get-online-features" => Some(Scope::ReadOnline),
         "/get-historical-features" | "/stats" | "/drift" => Some(Scope::ReadOffline),

@@ -24,6 +24,7 @@ pub const JSON: &str = "application/json";
 /// The request as JSON (entities inline) or as query parameters (entities uploaded).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoricalParams {
     /// `view:feature` references; in a query string, comma separated.
     #[serde(default, deserialize_with = "list_or_csv")]
@@ -38,7 +39,7 @@ pub struct HistoricalParams {
     /// The entity timestamp column (default `event_timestamp`).
     pub timestamp_column: Option<String>,
     /// JSON bodies only: entity rows as columns.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<HashMap<String, Vec<serde_json::Value>>>)]
     #[param(value_type = Option<Object>)]
     pub entities: Option<Map<String, Value>>,
 }
@@ -63,10 +64,14 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Stri
 #[utoipa::path(post, path = "/get-historical-features",
     params(HistoricalParams),
     request_body(description = "Entity rows: JSON (`HistoricalParams` with `entities`), or an Arrow IPC or Parquet upload with the options as query parameters",
-        content((HistoricalParams = "application/json"), (Vec<u8> = "application/vnd.apache.arrow.stream"), (Vec<u8> = "application/vnd.apache.parquet"))),
+        content((HistoricalParams = "application/json"), (crate::openapi::Binary = "application/vnd.apache.arrow.stream"), (crate::openapi::Binary = "application/vnd.apache.arrow.file"), (crate::openapi::Binary = "application/vnd.apache.parquet"))),
     responses((status = 200, description = "The training set, in the format `Accept` asks for",
-        content((Vec<Object> = "application/json"), (Vec<u8> = "application/vnd.apache.arrow.stream"), (Vec<u8> = "application/vnd.apache.parquet"))),
-        (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
+        content((Vec<Object> = "application/json"), (crate::openapi::Binary = "application/vnd.apache.arrow.stream"), (crate::openapi::Binary = "application/vnd.apache.parquet"))),
+        (status = 400, description = "A bad request", body = crate::openapi::ErrorBody),
+        (status = 409, description = "`save_as` names a dataset already saved (or saved by a concurrent request first)", body = crate::openapi::ErrorBody),
+        (status = 406, description = "`Accept` names no format the server writes", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`Content-Type` names no format the server reads", body = crate::openapi::ErrorBody),
+        (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn get_historical_features(
     State(state): State<AppState>,
     Query(query): Query<HistoricalParams>,

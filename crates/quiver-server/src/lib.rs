@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod connections;
 mod entities_json;
 mod error;
 #[doc(hidden)]
@@ -28,6 +29,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use quiver_store::{FeatureStore, IngestStats};
 
+pub use connections::ConnectionLimits;
 pub use error::ApiError;
 pub use historical::{ARROW_FILE, ARROW_STREAM, JSON, PARQUET};
 pub use metrics::Metrics;
@@ -61,17 +63,17 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/stats", get(quality::stats))
         .route("/drift", get(quality::drift))
-        // Layers run outside in: the request is observed (id, latency) even
-        // when the token check refuses it.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ))
-        .route_layer(axum::middleware::from_fn_with_state(
+        .fallback(json_errors::not_found)
+        // Layers run outside in: every request is observed (id, latency),
+        // those the token check refuses and those no route serves included.
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ))
-        .fallback(json_errors::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(json_errors::json_errors))
         .with_state(state)
@@ -80,7 +82,7 @@ pub fn router(state: AppState) -> Router {
 /// Serves the API on `addr` until `stop` completes (see [`shutdown_signal`]),
 /// over HTTPS with `tls`; `ingest_stats` are the counters of an ingest running
 /// beside it. Either way, `stop` ends accepting and the open connections are
-/// drained.
+/// drained; the connections are limited and timed as `limits.connections` says.
 pub async fn serve(
     store: FeatureStore,
     addr: SocketAddr,
@@ -97,22 +99,29 @@ pub async fn serve(
     tracing::info!(%addr, scheme, "quiver serving");
     eprintln!("quiver: serving on {scheme}://{}", listener.local_addr()?);
     let store = state.store.clone();
+    let metrics = state.metrics.clone();
+    let connections = state.limits.connections;
     let app = router(state);
-    let served = match tls {
+    match tls {
         None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            connections::serve(
+                listener,
+                connections::Plain,
+                app,
+                connections,
+                metrics,
+                stop,
+            )
+            .await;
         }
         Some(tls) => {
-            axum::serve(tls::TlsListener::new(listener, tls), app)
-                .with_graceful_shutdown(stop)
-                .await
+            let handshake = tls::TlsHandshake::new(tls);
+            connections::serve(listener, handshake, app, connections, metrics, stop).await;
         }
-    };
+    }
     // The pushes of the windows still open are summarized too.
     store.flush_stream_windows().await;
-    served
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,5 +1,10 @@
 //! Prometheus metrics (`GET /metrics`): request latency per route, method and
-//! status; rows materialized per view; the Kafka ingest's counters and lag.
+//! status; open connections and those closed by a timeout; rows materialized
+//! per view; the Kafka ingest's counters and lag.
+//!
+//! Every label's values come from a set the server knows (its routes, the
+//! standard methods, its views), never from what a client sends, so the
+//! metrics stay the same size whatever requests arrive.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -16,8 +21,33 @@ use quiver_store::{IngestStats, RunReport};
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
-    method: String,
-    status: String,
+    method: &'static str,
+    status: u16,
+}
+
+/// The label of a request's method: one of the standard methods, else `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TimeoutLabels {
+    phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,6 +84,8 @@ struct IngestGauges {
 pub struct Metrics {
     registry: Registry,
     requests: LatencyFamily,
+    connections: Gauge,
+    timed_out: Family<TimeoutLabels, Counter>,
     materialized_rows: Family<ViewLabels, Counter>,
     check_violations: Family<CheckLabels, Counter>,
     ingest: IngestGauges,
@@ -77,6 +109,15 @@ impl CheckLabels {
     }
 }
 
+/// One open connection in the gauge.
+pub(crate) struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -96,6 +137,18 @@ impl Metrics {
             "http_request_duration_seconds",
             "Time to answer an HTTP request, by route, method and status",
             requests.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "http_connections",
+            "Open HTTP connections (TLS handshakes included)",
+            connections.clone(),
+        );
+        let timed_out = Family::<TimeoutLabels, Counter>::default();
+        registry.register(
+            "http_connections_timed_out",
+            "Connections the server closed because a client was too slow, by phase (idle, header, body)",
+            timed_out.clone(),
         );
         let materialized_rows = Family::<ViewLabels, Counter>::default();
         registry.register(
@@ -163,20 +216,39 @@ impl Metrics {
         Metrics {
             registry,
             requests,
+            connections,
+            timed_out,
             materialized_rows,
             check_violations,
             ingest,
         }
     }
 
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    /// `route` is a routed path or `unmatched`; `method` a [`method_label`].
+    pub fn observe_request(
+        &self,
+        route: &str,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.to_string(),
-                method: method.to_string(),
-                status: status.to_string(),
+                method,
+                status,
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a connection as open until the guard is dropped.
+    pub(crate) fn connection_opened(&self) -> OpenConnection {
+        self.connections.inc();
+        OpenConnection(self.connections.clone())
+    }
+
+    pub(crate) fn connection_timed_out(&self, phase: &'static str) {
+        self.timed_out.get_or_create(&TimeoutLabels { phase }).inc();
     }
 
     pub fn observe_materialization(&self, reports: &[RunReport]) {

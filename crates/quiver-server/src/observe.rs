@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use crate::metrics::method_label;
 use crate::state::AppState;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -24,12 +25,14 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= MAX_ID_LEN)
         .map_or_else(new_request_id, str::to_string);
+    // Labels and log fields from known sets only: what a client makes up
+    // (a method, a path) never grows the metrics.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
@@ -37,7 +40,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let status = response.status().as_u16();
     state
         .metrics
-        .observe_request(&route, &method, status, elapsed);
+        .observe_request(&route, method, status, elapsed);
     span.in_scope(|| tracing::debug!(status, micros = elapsed.as_micros() as u64, "answered"));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

@@ -20,7 +20,7 @@ pub struct OnlineBody {
     features: Option<Vec<String>>,
     feature_service: Option<String>,
     /// Join key -> one value per entity.
-    #[schema(value_type = Object)]
+    #[schema(value_type = HashMap<String, Vec<serde_json::Value>>)]
     entities: Map<String, Value>,
     #[serde(default)]
     full_feature_names: bool,

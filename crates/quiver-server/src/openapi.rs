@@ -2,7 +2,10 @@
 //! (`GET /openapi.json`).
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
 /// Every error: `{"error": {"code": ..., "message": ...}}` (what
 /// [`ApiError`](crate::ApiError) answers).
@@ -18,13 +21,24 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-/// Liveness.
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+/// A binary body (Arrow IPC or Parquet).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(#[allow(dead_code)] Vec<u8>);
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// Liveness; needs no token.
+#[utoipa::path(get, path = "/health", security(()), responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Health)))]
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document")))]
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
@@ -49,9 +63,88 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
         crate::quality::stats,
         crate::quality::drift,
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    components(schemas(ErrorBody, ErrorDetail, Health)),
+    modifiers(&Layers)
 )]
 pub struct ApiDoc;
+
+/// What the layers around the handlers add to every operation: the bearer
+/// token check (401, and 403 for the routes that need a scope), the body
+/// limit and timeout (413, 408) of routes with a body, and internal errors
+/// (500) of routes that can fail.
+struct Layers;
+
+impl Modify for Layers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token (`quiver token`), when quiver.yaml configures `auth.tokens`",
+                    ))
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+        for (path, item) in &mut openapi.paths.paths {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                add_layer_responses(path, operation);
+            }
+        }
+    }
+}
+
+const BEARER: &str = "bearer";
+
+fn add_layer_responses(path: &str, operation: &mut Operation) {
+    let responses = &mut operation.responses.responses;
+    let answers_errors = !responses.is_empty()
+        && responses
+            .keys()
+            .any(|status| status.starts_with('4') || status.starts_with('5'));
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(description).into());
+    };
+    if path != "/health" {
+        add(
+            "401",
+            "No bearer token, or one this server does not know (`WWW-Authenticate: Bearer`)",
+        );
+    }
+    if crate::auth::required_scope(path).is_some() {
+        add("403", "The token lacks the scope this route needs");
+    }
+    if operation.request_body.is_some() {
+        add(
+            "408",
+            "The body did not arrive within the server's `--body-timeout`",
+        );
+        add(
+            "413",
+            "The body is larger than the server's `--max-body-bytes`",
+        );
+    }
+    if answers_errors {
+        add("500", "An internal error");
+    }
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// The feature view.
     pub view: String,
@@ -26,6 +27,7 @@ pub struct StatsParams {
 
 #[utoipa::path(get, path = "/stats", params(StatsParams), responses(
     (status = 200, description = "Per feature: the run, its window and the statistics (count, nulls, min, max, mean, stddev, distinct, quantiles, histogram, categories)"),
+    (status = 400, description = "A bad request (an unknown parameter, a malformed window or source)", body = crate::openapi::ErrorBody),
     (status = 404, description = "No statistics of that view", body = crate::openapi::ErrorBody)))]
 pub async fn stats(
     State(state): State<AppState>,
@@ -57,6 +59,7 @@ pub async fn stats(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DriftParams {
     /// The feature view.
     pub view: String,

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use quiver_store::{Applied, FeatureStore, IngestStats};
 
+use crate::connections::ConnectionLimits;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
-/// Limits on what one request may ask.
+/// Limits on what one request may ask, and on the connections they come on.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Entity rows per training-set request.
@@ -20,6 +21,8 @@ pub struct Limits {
     /// Rows per push request.
     pub max_push_rows: usize,
     pub max_body_bytes: usize,
+    /// Open connections and their timeouts.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Limits {
@@ -29,6 +32,7 @@ impl Default for Limits {
             max_online_entities: 10_000,
             max_push_rows: 100_000,
             max_body_bytes: 256 << 20,
+            connections: ConnectionLimits::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! HTTPS: rustls (ring) behind an axum [`Listener`], so that serving, draining
-//! and graceful shutdown are exactly those of plain HTTP.
+//! HTTPS: rustls (ring) as the handshake of the one listener loop
+//! ([`crate::connections`]), so that connection limits, timeouts, draining and
+//! graceful shutdown are exactly those of plain HTTP.
 
 use std::fmt;
 use std::io;
@@ -8,21 +9,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::Listener;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::connections::Handshake;
+
 /// A client that has not completed its handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// At most this many handshakes run at once; further connections wait in the
-/// listen backlog.
-const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// The server's TLS configuration.
 #[derive(Clone)]
@@ -154,69 +151,36 @@ impl TlsError {
     }
 }
 
-/// Accepts TCP connections and yields those whose TLS handshake succeeded.
-/// Handshakes run in their own tasks, so a slow client never holds up the
-/// others, and a failed one is logged at debug and forgotten. Dropping the
-/// listener (as graceful shutdown does) abandons the handshakes in flight.
-pub(crate) struct TlsListener {
-    tcp: TcpListener,
+/// The TLS handshake of each accepted connection, in the connection's own
+/// task (a slow client never holds up the others); a failed one is logged at
+/// debug and the connection dropped.
+#[derive(Clone)]
+pub(crate) struct TlsHandshake {
     acceptor: TlsAcceptor,
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
 }
 
-impl TlsListener {
-    pub(crate) fn new(tcp: TcpListener, tls: Tls) -> Self {
+impl TlsHandshake {
+    pub(crate) fn new(tls: Tls) -> Self {
         Self {
-            tcp,
             acceptor: TlsAcceptor::from(tls.config),
-            handshakes: JoinSet::new(),
         }
     }
 }
 
-impl Listener for TlsListener {
+impl Handshake for TlsHandshake {
     type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            tokio::select! {
-                biased;
-                Some(done) = self.handshakes.join_next() => {
-                    if let Ok(Some(connection)) = done {
-                        return connection;
-                    }
-                }
-                // axum's TCP accept: retries, and backs off on e.g. EMFILE.
-                (stream, peer) = Listener::accept(&mut self.tcp),
-                    if self.handshakes.len() < MAX_PENDING_HANDSHAKES =>
-                {
-                    self.handshakes
-                        .spawn(handshake(self.acceptor.clone(), stream, peer));
-                }
+    async fn handshake(&self, stream: TcpStream, peer: SocketAddr) -> Option<Self::Io> {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => Some(tls),
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed");
+                None
             }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
-    }
-}
-
-async fn handshake(
-    acceptor: TlsAcceptor,
-    stream: TcpStream,
-    peer: SocketAddr,
-) -> Option<(TlsStream<TcpStream>, SocketAddr)> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some((tls, peer)),
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            None
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                None
+            }
         }
     }
 }

@@ -31,7 +31,6 @@ pub struct RunReport {
     pub files: usize,
     pub duration_ms: u64,
     /// Violations per data-quality check (a `drop` check's rows were left out).
-    #[schema(value_type = Vec<Object>)]
     pub checks: Vec<CheckCount>,
     /// The online half (views with `online: true`).
     pub online: Option<OnlineWrite>,

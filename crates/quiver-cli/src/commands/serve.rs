@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use quiver_server::{Limits, Tls};
+use quiver_server::{ConnectionLimits, Limits, Tls};
 use quiver_store::{FeatureStore, IngestStats};
 use tokio::sync::watch;
 
@@ -28,6 +28,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
         max_online_entities: args.max_online_entities,
         max_push_rows: args.max_push_rows,
         max_body_bytes: args.max_body_bytes,
+        connections: ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            idle_timeout: args.idle_timeout,
+        },
     };
     let addr = SocketAddr::new(args.host, args.port);
     let serve_error = |e: std::io::Error| {

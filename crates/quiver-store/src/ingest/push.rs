@@ -24,7 +24,7 @@ const LISTED_REJECTIONS: usize = 5;
 pub struct PushRequest {
     pub push_source_name: String,
     /// Column name -> one value per row.
-    #[schema(value_type = Object)]
+    #[schema(value_type = HashMap<String, Vec<serde_json::Value>>)]
     pub df: Map<String, Json>,
     #[serde(default)]
     pub to: WriteTarget,
@@ -37,12 +37,34 @@ pub struct PushRequest {
 pub struct PushOutcome {
     pub rows: usize,
     /// Per view fed by the source: `[view, rows written]` pairs.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = view_rows_schema)]
     pub views: Vec<(String, RowsWritten)>,
     /// Per view, the data-quality checks its rows violated (a `drop` check's
     /// rows were left out; none listed: every check passed).
-    #[schema(value_type = Object)]
     pub checks: BTreeMap<String, Vec<CheckCount>>,
+}
+
+/// `PushOutcome::views` in the API document: `[view, rows written]` pairs.
+fn view_rows_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, Schema, Type};
+    use utoipa::openapi::{ObjectBuilder, RefOr};
+    let rows = match RowsWritten::schema() {
+        RefOr::T(schema) => schema,
+        RefOr::Ref(_) => Schema::Object(ObjectBuilder::new().build()),
+    };
+    let pair = ArrayBuilder::new()
+        .prefix_items([
+            Schema::Object(ObjectBuilder::new().schema_type(Type::String).build()),
+            rows,
+        ])
+        .items(ArrayItems::False)
+        .min_items(Some(2))
+        .max_items(Some(2))
+        .build();
+    ArrayBuilder::new()
+        .items(RefOr::T(Schema::Array(pair)))
+        .build()
 }
 
 impl FeatureStore {

@@ -25,17 +25,15 @@ pub struct IngestSnapshot {
     /// Rows not appended offline because an earlier run already stored their offsets.
     pub offline_replayed_skipped: u64,
     /// Bad messages per reason; each went to the dead-letter topic.
-    #[schema(value_type = Object)]
+    #[schema(value_type = HashMap<String, u64>)]
     pub rejected: BTreeMap<RejectReason, u64>,
     /// Per view, violations of its data-quality checks in committed batches
     /// (refused rows included).
-    #[schema(value_type = Object)]
     pub checks: BTreeMap<String, Vec<CheckCount>>,
     /// Failed write or commit attempts (each retried).
     pub retries: u64,
     pub rebalances: u64,
     /// Consumer lag per `topic/partition`, from the client's statistics.
-    #[schema(value_type = Object)]
     pub lag: BTreeMap<String, i64>,
     /// The sum of `lag`.
     pub total_lag: i64,

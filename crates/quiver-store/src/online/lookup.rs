@@ -38,7 +38,7 @@ pub struct Metadata {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OnlineResult {
     /// Values of the column's type (the join key values in the first result).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<serde_json::Value>)]
     pub values: Vec<Json>,
     /// `PRESENT`, `NOT_FOUND` or `OUTSIDE_MAX_AGE`.
     #[schema(value_type = Vec<String>)]
