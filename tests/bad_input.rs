@@ -47,10 +47,11 @@ fn refused(repo: &Path, args: &[&str]) -> String {
 fn corruptions() -> Vec<(&'static str, fn(&[u8]) -> Vec<u8>, &'static str)> {
     vec![
         (
-            // The probe's case: the metadata length is read from the data bytes.
+            // The probe's case: the metadata length is read from the data
+            // bytes, so what is wrong depends on them.
             "half a file plus a PAR1 footer",
             |whole| [&whole[..whole.len() / 2], b"PAR1"].concat(),
-            "truncated?",
+            "is not a valid Parquet file",
         ),
         (
             "half the data with the whole footer",

@@ -307,15 +307,9 @@ async fn unless_panicked<T, E: Into<StoreError>>(
 ) -> Result<T> {
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(result) => result.map_err(Into::into),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
-            Err(StoreError::Internal(format!(
-                "the run stopped on a panic: {message}"
-            )))
-        }
+        Err(panic) => Err(StoreError::Internal(format!(
+            "the run stopped on a panic: {}",
+            quiver_core::process::panic_message(panic.as_ref())
+        ))),
     }
 }
