@@ -14,9 +14,7 @@ use std::process::{Command, Output};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, TimeUnit, TimestampSecondType};
 use chrono::Duration;
-use common::{
-    applied_repo, init_repo, parquet_batches, quiver, rfc3339, start_server, this_hour,
-};
+use common::{applied_repo, init_repo, parquet_batches, quiver, rfc3339, start_server, this_hour};
 use serde_json::{Value, json};
 
 const VIEW: &str = "driver_hourly_stats";
@@ -42,9 +40,11 @@ fn refused(repo: &Path, args: &[&str]) -> String {
     stderr
 }
 
-/// The ways a Parquet source breaks: name, the file's new bytes from the
-/// whole file, and what the error must say.
-fn corruptions() -> Vec<(&'static str, fn(&[u8]) -> Vec<u8>, &'static str)> {
+/// A way a Parquet source breaks: its name, the file's new bytes made from
+/// the whole file, and what the error must say.
+type Corruption = (&'static str, fn(&[u8]) -> Vec<u8>, &'static str);
+
+fn corruptions() -> Vec<Corruption> {
     vec![
         (
             // The probe's case: the metadata length is read from the data
@@ -74,7 +74,8 @@ fn footer_len(whole: &[u8]) -> usize {
 
 /// The runs `quiver --json list runs` shows for the driver view.
 fn driver_runs(repo: &Path) -> Vec<Value> {
-    let runs: Value = serde_json::from_str(&quiver(repo, &["--json", "list", "runs"], &[])).unwrap();
+    let runs: Value =
+        serde_json::from_str(&quiver(repo, &["--json", "list", "runs"], &[])).unwrap();
     runs.as_array()
         .unwrap()
         .iter()
@@ -120,7 +121,10 @@ fn corrupt_and_empty_parquet_sources_are_refused_by_name() {
             "{case}: {stderr}"
         );
         let runs = driver_runs(&repo);
-        assert!(runs.iter().all(|r| r["status"] != "running"), "{case}: {runs:?}");
+        assert!(
+            runs.iter().all(|r| r["status"] != "running"),
+            "{case}: {runs:?}"
+        );
         let latest = &runs[0];
         assert_eq!(latest["status"], "failed", "{case}: {latest}");
         assert!(
@@ -134,7 +138,10 @@ fn corrupt_and_empty_parquet_sources_are_refused_by_name() {
     let out = run(&repo, &["plan"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("warning: source `driver_stats_source`"), "{stderr}");
+    assert!(
+        stderr.contains("warning: source `driver_stats_source`"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +181,10 @@ async fn a_corrupt_source_over_http_is_a_json_error_and_a_failed_run() {
             );
         }
         let runs = driver_runs(&repo);
-        assert!(runs.iter().all(|r| r["status"] != "running"), "{case}: {runs:?}");
+        assert!(
+            runs.iter().all(|r| r["status"] != "running"),
+            "{case}: {runs:?}"
+        );
         assert_eq!(runs[0]["status"], "failed", "{case}: {runs:?}");
     }
     // The server is still serving.
@@ -204,7 +214,10 @@ async fn a_materialization_may_not_end_in_the_future() {
             "{args:?}: {stderr}"
         );
     }
-    assert!(driver_runs(&repo).is_empty(), "a refused window starts no run");
+    assert!(
+        driver_runs(&repo).is_empty(),
+        "a refused window starts no run"
+    );
 
     let server = start_server(&repo, &[], &[]);
     let client = reqwest::Client::new();
@@ -221,7 +234,10 @@ async fn a_materialization_may_not_end_in_the_future() {
         assert_eq!(response.status().as_u16(), 400, "{route}");
         let answer: Value = response.json().await.unwrap();
         let message = answer["error"]["message"].as_str().unwrap();
-        assert!(message.contains("is more than 1 hour after now"), "{route}: {message}");
+        assert!(
+            message.contains("is more than 1 hour after now"),
+            "{route}: {message}"
+        );
     }
     assert!(driver_runs(&repo).is_empty());
 }
@@ -286,7 +302,8 @@ fn historical_out(repo: &Path, csv: &str, out: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entity_times_given_with_a_zone_come_back_utc() {
     let (_dir, repo) = applied_repo("bad_input_zones");
-    let zoned = "driver_id,event_timestamp\n1001,2024-01-01T00:00:00Z\n1002,2024-01-01T05:30:00+05:30\n";
+    let zoned =
+        "driver_id,event_timestamp\n1001,2024-01-01T00:00:00Z\n1002,2024-01-01T05:30:00+05:30\n";
     let utc = DataType::Timestamp(TimeUnit::Second, Some("UTC".into()));
 
     let parquet = historical_out(&repo, zoned, "zoned.parquet");
@@ -393,7 +410,11 @@ async fn requests_that_would_repeat_a_column_name_are_refused() {
         &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("two columns named `driver_id`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("two columns named `driver_id`"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = historical(
         &format!("driver_id,event_timestamp,conv_rate\n1001,{t},0.5\n"),

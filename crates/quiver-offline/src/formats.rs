@@ -145,7 +145,10 @@ fn read_csv(data: Bytes) -> Result<RecordBatch> {
         fields.push(Field::new(field.name(), column.data_type().clone(), true));
         columns.push(column);
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Reads a table file, by extension.

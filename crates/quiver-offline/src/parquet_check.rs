@@ -141,9 +141,11 @@ mod tests {
 
     fn parquet_bytes() -> Vec<u8> {
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
-        let batch =
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from_iter_values(0..1000))])
-                .unwrap();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from_iter_values(0..1000))],
+        )
+        .unwrap();
         let mut out = Vec::new();
         let mut writer = ArrowWriter::try_new(&mut out, schema, None).unwrap();
         writer.write(&batch).unwrap();
@@ -165,7 +167,10 @@ mod tests {
 
     #[test]
     fn an_empty_file_is_named_empty() {
-        assert_eq!(check_parquet(&Bytes::new()).unwrap_err(), "the file is empty");
+        assert_eq!(
+            check_parquet(&Bytes::new()).unwrap_err(),
+            "the file is empty"
+        );
     }
 
     #[test]
@@ -176,7 +181,10 @@ mod tests {
         cut.extend_from_slice(&u32::MAX.to_le_bytes());
         cut.extend_from_slice(b"PAR1");
         let error = check_parquet(&Bytes::from(cut)).unwrap_err();
-        assert!(error.contains("declares 4294967295 bytes of metadata"), "{error}");
+        assert!(
+            error.contains("declares 4294967295 bytes of metadata"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub fn timestamps_from_text(name: &str, text: &StringArray, unit: TimeUnit) -> R
         format_options: FormatOptions::default(),
     };
     cast_with_options(text, &DataType::Timestamp(unit, zone), &strict).map_err(|e| {
-        OfflineError::Request(format!("column `{name}` holds a value that is not a timestamp: {e}"))
+        OfflineError::Request(format!(
+            "column `{name}` holds a value that is not a timestamp: {e}"
+        ))
     })
 }
 
@@ -113,7 +115,10 @@ mod tests {
 
         let naive = StringArray::from(vec![Some("2024-01-01T00:00:00"), None]);
         let column = timestamps_from_text("t", &naive, TimeUnit::Second).unwrap();
-        assert_eq!(column.as_ref(), &TimestampSecondArray::from(vec![Some(1_704_067_200), None]) as &dyn Array);
+        assert_eq!(
+            column.as_ref(),
+            &TimestampSecondArray::from(vec![Some(1_704_067_200), None]) as &dyn Array
+        );
     }
 
     #[test]
@@ -122,7 +127,10 @@ mod tests {
         let error = timestamps_from_text("t", &mixed, TimeUnit::Second)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("row 0") && error.contains("row 1"), "{error}");
+        assert!(
+            error.contains("row 0") && error.contains("row 1"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -313,3 +313,34 @@ async fn unless_panicked<T, E: Into<StoreError>>(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_beyond_the_allowance_is_refused() {
+        let now = 1_700_000_000_000_000;
+        let allowance = END_ALLOWANCE_SECS * 1_000_000;
+        assert!(check_window_end(now + allowance, now).is_ok());
+        let error = check_window_end(now + allowance + 1, now).unwrap_err();
+        assert!(matches!(error, StoreError::Request(_)), "{error}");
+        assert!(
+            error.to_string().contains("more than 1 hour after now"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_run_becomes_an_error() {
+        let work = async {
+            if END_ALLOWANCE_SECS > 0 {
+                panic!("boom");
+            }
+            Ok::<(), StoreError>(())
+        };
+        let error = unless_panicked(work).await.unwrap_err();
+        assert!(matches!(error, StoreError::Internal(_)), "{error}");
+        assert!(error.to_string().contains("boom"), "{error}");
+    }
+}

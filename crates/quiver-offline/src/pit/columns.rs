@@ -110,7 +110,8 @@ mod tests {
     }
 
     fn columns(features: &[&str], full: bool, given: &[&str]) -> Result<Vec<String>> {
-        let selection = FeatureSelection::Features(features.iter().map(|f| f.to_string()).collect());
+        let selection =
+            FeatureSelection::Features(features.iter().map(|f| f.to_string()).collect());
         let views = resolve(&repo(), &selection, full)?;
         output_columns(given.iter().copied(), &views, full)
     }
@@ -124,13 +125,18 @@ mod tests {
     #[test]
     fn a_duplicate_entity_column_is_refused() {
         let error = columns(&["a:x"], false, &["driver_id", "driver_id"]).unwrap_err();
-        assert!(error.to_string().contains("two columns named `driver_id`"), "{error}");
+        assert!(
+            error.to_string().contains("two columns named `driver_id`"),
+            "{error}"
+        );
         assert!(error.is_user_error());
     }
 
     #[test]
     fn an_entity_column_named_like_a_feature_is_refused() {
-        let error = columns(&["a:x"], false, &["driver_id", "x"]).unwrap_err().to_string();
+        let error = columns(&["a:x"], false, &["driver_id", "x"])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("already have a column `x`"), "{error}");
         assert!(error.contains("full_feature_names"), "{error}");
         assert!(columns(&["a:x"], true, &["driver_id", "x"]).is_ok());
@@ -138,7 +144,9 @@ mod tests {
 
     #[test]
     fn two_views_sharing_a_feature_name_are_refused() {
-        let error = columns(&["a:x", "b"], false, &["driver_id"]).unwrap_err().to_string();
+        let error = columns(&["a:x", "b"], false, &["driver_id"])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("`a:x` and `b:x`"), "{error}");
         assert!(error.contains("full_feature_names"), "{error}");
     }
