@@ -46,8 +46,7 @@ pub fn timestamps_from_text(name: &str, text: &StringArray, unit: TimeUnit) -> R
 /// (which always has a zone), in the finest unit its values use; `None` otherwise.
 pub fn rfc3339_column(name: &str, text: &StringArray) -> Option<Result<ArrayRef>> {
     let mut digits = 0;
-    for value in text.iter() {
-        let value = value?;
+    for value in text.iter().flatten() {
         chrono::DateTime::parse_from_rfc3339(value.trim()).ok()?;
         digits = digits.max(fraction_digits(value));
     }
@@ -137,7 +136,13 @@ mod tests {
     fn only_rfc3339_text_becomes_a_column() {
         let ids = StringArray::from(vec!["C00042"]);
         assert!(rfc3339_column("c", &ids).is_none());
-        let times = StringArray::from(vec!["2024-01-01T00:00:00.5Z", "2024-01-01T10:00:00+05:30"]);
+        let nulls = StringArray::from(vec![None::<&str>]);
+        assert!(rfc3339_column("n", &nulls).is_none());
+        let times = StringArray::from(vec![
+            Some("2024-01-01T00:00:00.5Z"),
+            None,
+            Some("2024-01-01T10:00:00+05:30"),
+        ]);
         let column = rfc3339_column("t", &times).unwrap().unwrap();
         assert_eq!(
             column.data_type(),
