@@ -103,7 +103,7 @@ async fn online_lookups_on_the_embedded_store() {
     let (status, _) = post(
         &client,
         &format!("{}/materialize-incremental", server.url),
-        &json!({"end_ts": rfc3339(this_hour() + Duration::hours(2))}),
+        &json!({"end_ts": rfc3339(this_hour() + Duration::hours(1))}),
     )
     .await;
     assert_eq!(status, 200);

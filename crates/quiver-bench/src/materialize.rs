@@ -123,9 +123,10 @@ pub async fn run_one(dir: &Path, clear: bool) -> crate::Result<()> {
     let views = applied.batch_views(&[])?;
     let now = chrono::Utc::now().timestamp_micros();
     let day = 86_400_000_000;
+    // Up to now: a materialization may not end more than an hour ahead.
     let window = TimeWindow {
         start_us: now - 30 * day,
-        end_us: now + day,
+        end_us: now,
     };
     let windows: Vec<(String, TimeWindow)> = views.iter().map(|v| (v.clone(), window)).collect();
     let features_per_view = applied

@@ -42,6 +42,15 @@ pub fn owner_has_ended(owner: &str) -> bool {
     host == hostname() && is_alive(pid) == Some(false)
 }
 
+/// The text a panic was raised with (`panic!("...")`), for error messages.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

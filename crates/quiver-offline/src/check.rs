@@ -1,11 +1,14 @@
 //! `apply`'s check of each feature view against the source it reads: every
-//! declared column must exist with a type that fits. Unreadable sources are
-//! reported as warnings, not errors, so a repo can be applied before its data exists.
+//! declared column must exist with a type that fits. Sources that cannot be
+//! reached (no file yet, Postgres down) are reported as warnings, not errors,
+//! so a repo can be applied before its data exists; a file that is there but
+//! is not Parquet is an error.
 
 use std::collections::HashMap;
 
 use quiver_core::{DefinitionError, FeatureViewSpec, Repo, ScalarType, ValueType};
 
+use crate::error::OfflineError;
 use crate::schema::{SourceColumn, inspect_source};
 
 /// A source that could not be read, so its views were not checked.
@@ -32,6 +35,13 @@ pub async fn check_sources(repo: &Repo) -> SourceCheck {
         if !schemas.contains_key(source.name.as_str()) {
             let columns = match inspect_source(source, &repo.root).await {
                 Ok(columns) => columns,
+                Err(e @ OfflineError::NotParquet { .. }) => {
+                    report.errors.push(
+                        repo.locations
+                            .error(&format!("sources[{}].path", source.name), e.to_string()),
+                    );
+                    None
+                }
                 Err(e) => {
                     report.unreadable.push(UnreadableSource {
                         source: source.name.clone(),

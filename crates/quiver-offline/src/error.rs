@@ -21,6 +21,9 @@ pub enum OfflineError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A source file that exists but cannot be Parquet (empty, truncated, corrupt).
+    #[error("{path} is not a valid Parquet file: {reason}")]
+    NotParquet { path: PathBuf, reason: String },
     #[error("{0}")]
     Config(String),
     #[error("cannot reach Postgres source at {url}: {source}")]
@@ -69,6 +72,7 @@ impl OfflineError {
                 | OfflineError::CheckFailed(_)
                 | OfflineError::TypeMismatch { .. }
                 | OfflineError::MissingColumn { .. }
+                | OfflineError::NotParquet { .. }
         )
     }
 

@@ -5,14 +5,16 @@ use std::io::{Read, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{OfflineError, Result};
+use crate::parquet_check::check_parquet;
+use crate::text_times;
 
 /// The table formats quiver reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,7 @@ pub fn read_table(format: TableFormat, data: Bytes) -> Result<RecordBatch> {
     };
     let (schema, batches): (SchemaRef, Vec<RecordBatch>) = match format {
         TableFormat::Parquet => {
+            check_parquet(&data).map_err(|e| bad(&e))?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| bad(&e))?;
             let schema = reader.schema().clone();
             (
@@ -67,25 +70,7 @@ pub fn read_table(format: TableFormat, data: Bytes) -> Result<RecordBatch> {
                     .map_err(|e| bad(&e))?,
             )
         }
-        TableFormat::Csv => {
-            let mut cursor = std::io::Cursor::new(data);
-            let format = arrow::csv::reader::Format::default().with_header(true);
-            let (schema, _) = format
-                .infer_schema(&mut cursor, Some(10_000))
-                .map_err(|e| bad(&e))?;
-            cursor.rewind().map_err(|e| bad(&e))?;
-            let schema = Arc::new(schema);
-            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
-                .with_header(true)
-                .build(cursor)
-                .map_err(|e| bad(&e))?;
-            (
-                schema,
-                reader
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(|e| bad(&e))?,
-            )
-        }
+        TableFormat::Csv => return read_csv(data),
         TableFormat::ArrowFile => {
             let reader = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(data), None)
                 .map_err(|e| bad(&e))?;
@@ -116,6 +101,54 @@ pub fn read_table(format: TableFormat, data: Bytes) -> Result<RecordBatch> {
         }
     };
     Ok(concat_batches(&schema, &batches)?)
+}
+
+/// A CSV table with a header. Columns of timestamps are read as text first:
+/// whether their values carry a zone decides their type (see [`text_times`]).
+fn read_csv(data: Bytes) -> Result<RecordBatch> {
+    let bad = |e: &dyn std::fmt::Display| {
+        OfflineError::Request(format!("cannot read the {:?} table: {e}", TableFormat::Csv))
+    };
+    let mut cursor = std::io::Cursor::new(data);
+    let format = arrow::csv::reader::Format::default().with_header(true);
+    let (inferred, _) = format
+        .infer_schema(&mut cursor, Some(10_000))
+        .map_err(|e| bad(&e))?;
+    cursor.rewind().map_err(|e| bad(&e))?;
+    let as_read = Arc::new(Schema::new(
+        inferred
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(_, _) => Field::new(f.name(), DataType::Utf8, true),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let reader = arrow::csv::ReaderBuilder::new(as_read.clone())
+        .with_header(true)
+        .build(cursor)
+        .map_err(|e| bad(&e))?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    let text = concat_batches(&as_read, &batches)?;
+    let mut fields = Vec::with_capacity(text.num_columns());
+    let mut columns = Vec::with_capacity(text.num_columns());
+    for (field, column) in inferred.fields().iter().zip(text.columns()) {
+        let column = match field.data_type() {
+            DataType::Timestamp(unit, _) => {
+                text_times::timestamps_from_text(field.name(), column.as_string::<i32>(), *unit)?
+            }
+            _ => column.clone(),
+        };
+        fields.push(Field::new(field.name(), column.data_type().clone(), true));
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Reads a table file, by extension.

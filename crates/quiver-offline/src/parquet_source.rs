@@ -12,7 +12,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use quiver_core::{SourceKind, ValueType};
 
 use crate::error::{OfflineError, Result};
-use crate::parquet_files::list_parquet_files;
+use crate::parquet_check::checked_parquet_files;
 use crate::types::arrow_type_fits;
 use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema, arrow_type, timestamp_type};
 use crate::window::TimeWindow;
@@ -31,8 +31,12 @@ pub async fn read_parquet_source(
         )));
     };
     // Our own listing (not DataFusion's) so hidden and `_` files are skipped the
-    // same way everywhere; hive partition values become literal columns.
-    let files = list_parquet_files(repo_root, path)?;
+    // same way everywhere; hive partition values become literal columns. Each
+    // file's footer is checked first: DataFusion trusts it.
+    let (root, pattern) = (repo_root.to_path_buf(), path.clone());
+    let files = tokio::task::spawn_blocking(move || checked_parquet_files(&root, &pattern))
+        .await
+        .map_err(|e| OfflineError::Config(format!("the source file check failed: {e}")))??;
     let mut groups: BTreeMap<Vec<(String, String)>, Vec<String>> = BTreeMap::new();
     for file in &files {
         groups

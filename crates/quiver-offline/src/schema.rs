@@ -12,7 +12,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, TypeInfo};
 
 use crate::error::OfflineError;
-use crate::parquet_files::list_parquet_files;
+use crate::parquet_check::checked_parquet_files;
 use crate::types::{arrow_type_fits, postgres_type_fits};
 
 /// How long to wait for a Postgres source before calling it unreadable.
@@ -87,9 +87,10 @@ pub async fn inspect_source(
 }
 
 fn parquet_columns(root: &Path, pattern: &str) -> Result<Vec<SourceColumn>, OfflineError> {
-    let files = list_parquet_files(root, pattern)?;
-    // The first file stands for the source: writers keep one schema per dataset,
-    // and materialization checks every file again as it reads it.
+    // Every file must be Parquet; the first one's columns stand for the source
+    // (writers keep one schema per dataset, and materialization checks every
+    // file's columns again as it reads it).
+    let files = checked_parquet_files(root, pattern)?;
     let first = &files[0];
     let file = std::fs::File::open(&first.path).map_err(|source| OfflineError::Io {
         path: first.path.clone(),

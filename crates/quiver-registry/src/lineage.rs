@@ -367,19 +367,24 @@ impl Registry {
         rows.iter().map(run_from).collect()
     }
 
-    /// The end of the latest successful run of `view` into `target` (for incremental materialization).
+    /// The end of the latest successful run of `view` into `target` (for
+    /// incremental materialization), among runs ending no later than
+    /// `not_after_us`: a run that ended in the future could not read the rows
+    /// that arrived after it, so it must not hide them from the next run.
     pub async fn materialized_until(
         &self,
         project: &str,
         view: &str,
         target: &str,
+        not_after_us: i64,
     ) -> Result<Option<i64>> {
         let row = sqlx::query(
-            "SELECT MAX(window_end_us) FROM materialization_runs WHERE project = $1 AND view = $2 AND target = $3 AND status = 'succeeded'",
+            "SELECT MAX(window_end_us) FROM materialization_runs WHERE project = $1 AND view = $2 AND target = $3 AND status = 'succeeded' AND window_end_us <= $4",
         )
         .bind(project)
         .bind(view)
         .bind(target)
+        .bind(not_after_us)
         .fetch_one(self.pool())
         .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)

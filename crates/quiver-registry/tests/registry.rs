@@ -385,10 +385,18 @@ async fn silent_running_runs_are_marked_interrupted(fixture: Fixture) {
     // The interrupted window does not count as materialized.
     assert_eq!(
         registry
-            .materialized_until(PROJECT, "v", "offline")
+            .materialized_until(PROJECT, "v", "offline", i64::MAX)
             .await
             .unwrap(),
         Some(10)
+    );
+    // A run that ends later than the caller's bound does not count.
+    assert_eq!(
+        registry
+            .materialized_until(PROJECT, "v", "offline", 9)
+            .await
+            .unwrap(),
+        None
     );
 }
 

@@ -1,5 +1,6 @@
 //! Entity frames sent inline as JSON columns: `{"driver_id": [1001, 1002],
-//! "event_timestamp": ["2024-01-01T00:00:00Z", ...]}`.
+//! "event_timestamp": ["2024-01-01T00:00:00Z", ...]}`. A column of RFC 3339
+//! strings becomes a UTC timestamp column.
 
 use std::sync::Arc;
 
@@ -67,7 +68,14 @@ fn column(name: &str, values: &[Value]) -> Result<ArrayRef, ApiError> {
         DataType::Boolean => Arc::new(values.iter().map(Value::as_bool).collect::<BooleanArray>()),
         DataType::Int64 => Arc::new(values.iter().map(Value::as_i64).collect::<Int64Array>()),
         DataType::Float64 => Arc::new(values.iter().map(Value::as_f64).collect::<Float64Array>()),
-        DataType::Utf8 => Arc::new(values.iter().map(Value::as_str).collect::<StringArray>()),
+        DataType::Utf8 => {
+            let text = values.iter().map(Value::as_str).collect::<StringArray>();
+            // RFC 3339 strings carry a zone: they make a UTC timestamp column.
+            match quiver_offline::text_times::rfc3339_column(name, &text) {
+                Some(times) => times?,
+                None => Arc::new(text),
+            }
+        }
         _ => return Err(mixed()),
     })
 }
@@ -97,6 +105,26 @@ mod tests {
             ]
         );
         assert_eq!(batch.num_rows(), 3);
+    }
+
+    #[test]
+    fn rfc3339_strings_make_a_utc_column() {
+        use arrow::array::Array;
+        let columns = json!({"t": ["2024-01-01T05:30:00+05:30", null], "id": ["C00042", "2024-01-01T00:00:00Z"]});
+        let batch = entities_from_json(columns.as_object().unwrap()).unwrap();
+        let schema = batch.schema();
+        assert_eq!(
+            schema.field(0).data_type(),
+            &DataType::Timestamp(arrow::datatypes::TimeUnit::Second, Some("UTC".into()))
+        );
+        assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
+        let times = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampSecondArray>()
+            .unwrap();
+        assert_eq!(times.value(0), 1_704_067_200);
+        assert!(times.is_null(1));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod metrics;
 mod observe;
 mod online;
 mod openapi;
+mod panics;
 mod push;
 mod quality;
 mod state;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(json_errors::json_errors))
+        .layer(axum::middleware::from_fn(panics::catch_panics))
         .with_state(state)
 }
 

@@ -1,6 +1,9 @@
 //! Materialization runs: source rows into the offline store, one recorded run per view.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
+
+use futures::FutureExt;
 
 use quiver_offline::{TimeWindow, ViewSchema, materialize_view};
 use quiver_quality::checks::CheckCount;
@@ -36,20 +39,59 @@ pub struct RunReport {
     pub online: Option<OnlineWrite>,
 }
 
+/// How far past the present a materialization may end: room for clocks a
+/// little apart and rows stamped slightly ahead, no more. A run can only read
+/// the rows that exist when it runs, and `materialize-incremental` continues
+/// after the latest run's end, so a later end would skip every row that
+/// arrives with an earlier time.
+pub const END_ALLOWANCE_SECS: i64 = 3600;
+
+/// Refuses a window end more than [`END_ALLOWANCE_SECS`] after `now_us`.
+pub fn check_window_end(end_us: i64, now_us: i64) -> Result<()> {
+    let latest = now_us.saturating_add(END_ALLOWANCE_SECS * 1_000_000);
+    if end_us <= latest {
+        return Ok(());
+    }
+    Err(StoreError::Request(format!(
+        "the end {} is more than {} after now ({}): a run can only store the rows that exist \
+         when it runs, and `materialize-incremental` would continue after that end, skipping \
+         the rows that arrive until then; end at {} or earlier",
+        rfc3339(end_us),
+        allowance_text(),
+        rfc3339(now_us),
+        rfc3339(latest)
+    )))
+}
+
+fn allowance_text() -> String {
+    match END_ALLOWANCE_SECS {
+        3600 => "1 hour".into(),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s => format!("{s} s"),
+    }
+}
+
 impl FeatureStore {
     /// Windows for `materialize-incremental`: from each view's last successful run
     /// (or, the first time, as far back as its TTL reaches) up to `end_us`.
+    ///
+    /// Runs recorded with an end beyond now (plus the allowance), which older
+    /// versions accepted, do not count: they could not have read the rows that
+    /// arrived since, so the next run takes those up again.
     pub async fn incremental_windows(
         &self,
         applied: &Applied,
         views: &[String],
         end_us: i64,
     ) -> Result<Vec<(String, TimeWindow)>> {
+        let now_us = chrono::Utc::now().timestamp_micros();
+        check_window_end(end_us, now_us)?;
+        let not_after = now_us.saturating_add(END_ALLOWANCE_SECS * 1_000_000);
         let mut windows = Vec::new();
         for view in applied.batch_views(views)? {
             let last = self
                 .registry
-                .materialized_until(self.project(), &view, "offline")
+                .materialized_until(self.project(), &view, "offline", not_after)
                 .await?;
             let ttl = applied.spec.feature_view(&view).and_then(|v| v.ttl);
             let start = last.unwrap_or_else(|| match ttl {
@@ -79,6 +121,10 @@ impl FeatureStore {
         windows: &[(String, TimeWindow)],
         on_rows: &(dyn Fn(&str, u64) + Sync),
     ) -> Result<Vec<RunReport>> {
+        let now_us = chrono::Utc::now().timestamp_micros();
+        for (_, window) in windows {
+            check_window_end(window.end_us, now_us)?;
+        }
         let ctx = self.engine()?;
         let store = self.offline_store();
         self.interrupt_abandoned_runs().await?;
@@ -98,7 +144,7 @@ impl FeatureStore {
             let started = Instant::now();
             let beat = Heartbeat::start(&self.registry, &run_id);
             let mut quality = QualityPass::new(&view, self.collect_statistics)?;
-            let outcome = materialize_view(
+            let outcome = unless_panicked(materialize_view(
                 &ctx,
                 &store,
                 &self.repo_root,
@@ -106,7 +152,7 @@ impl FeatureStore {
                 *window,
                 |rows| on_rows(name, rows),
                 &mut quality,
-            )
+            ))
             .await;
             drop(beat);
             let quality = quality.report();
@@ -144,7 +190,7 @@ impl FeatureStore {
                         duration_ms: duration_ms as i64,
                     };
                     self.registry.finish_run(&run_id, &failed).await?;
-                    return Err(error.into());
+                    return Err(error);
                 }
             }
         }
@@ -221,9 +267,9 @@ impl FeatureStore {
         let started = Instant::now();
         let name = view.name().to_string();
         let beat = Heartbeat::start(&self.registry, &run_id);
-        let result = self
-            .write_online(ctx, view, window, &|rows| on_rows(&name, rows))
-            .await;
+        let result =
+            unless_panicked(self.write_online(ctx, view, window, &|rows| on_rows(&name, rows)))
+                .await;
         drop(beat);
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match result {
@@ -255,5 +301,51 @@ impl FeatureStore {
                 Err(error)
             }
         }
+    }
+}
+
+/// Runs a run's work so that a panic in it (a bug, or a library tripping on
+/// input that should have been refused) fails the run with an error instead
+/// of killing the process or the request and leaving the run `running`.
+async fn unless_panicked<T, E: Into<StoreError>>(
+    work: impl Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result.map_err(Into::into),
+        Err(panic) => Err(StoreError::Internal(format!(
+            "the run stopped on a panic: {}",
+            quiver_core::process::panic_message(panic.as_ref())
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_beyond_the_allowance_is_refused() {
+        let now = 1_700_000_000_000_000;
+        let allowance = END_ALLOWANCE_SECS * 1_000_000;
+        assert!(check_window_end(now + allowance, now).is_ok());
+        let error = check_window_end(now + allowance + 1, now).unwrap_err();
+        assert!(matches!(error, StoreError::Request(_)), "{error}");
+        assert!(
+            error.to_string().contains("more than 1 hour after now"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_run_becomes_an_error() {
+        let work = async {
+            if END_ALLOWANCE_SECS > 0 {
+                panic!("boom");
+            }
+            Ok::<(), StoreError>(())
+        };
+        let error = unless_panicked(work).await.unwrap_err();
+        assert!(matches!(error, StoreError::Internal(_)), "{error}");
+        assert!(error.to_string().contains("boom"), "{error}");
     }
 }

@@ -1,8 +1,6 @@
 //! Which views and features a training-set request reads, and what the output
 //! columns are called.
 
-use std::collections::HashMap;
-
 use quiver_core::RepoSpec;
 
 use crate::error::{OfflineError, Result};
@@ -25,6 +23,7 @@ pub struct ViewRequest {
 }
 
 /// Resolves a selection into per-view requests (views in first-mention order).
+/// Whether the output names clash is [`super::output_columns`]'s to say.
 pub fn resolve(
     repo: &RepoSpec,
     selection: &FeatureSelection,
@@ -44,7 +43,6 @@ pub fn resolve(
         return Err(OfflineError::Request("no features requested".into()));
     }
     let mut requests: Vec<ViewRequest> = Vec::new();
-    let mut output_names: HashMap<String, String> = HashMap::new();
     for reference in &references {
         let (view_name, feature) = match reference.split_once(':') {
             Some((v, f)) => (v, Some(f)),
@@ -80,11 +78,6 @@ pub fn resolve(
             } else {
                 name.clone()
             };
-            if let Some(previous) = output_names.insert(output.clone(), reference.clone()) {
-                return Err(OfflineError::Request(format!(
-                    "`{reference}` and `{previous}` both produce a column `{output}`; ask for full_feature_names"
-                )));
-            }
             requests[index].features.push((name, output));
         }
     }

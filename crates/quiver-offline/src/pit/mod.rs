@@ -7,6 +7,7 @@
 //! beside all of its columns.
 
 mod asof;
+mod columns;
 mod entity;
 mod features;
 
@@ -20,6 +21,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use quiver_core::RepoSpec;
 
+pub use columns::output_columns;
 pub use entity::{ENTITY_TIMESTAMP, EntityFrame};
 pub use features::{FeatureSelection, ViewRequest, resolve};
 
@@ -62,14 +64,9 @@ pub async fn get_historical_features(
                 view.view.name()
             )));
         }
-        for (_, output) in &view.features {
-            if entity_schema.column_with_name(output).is_some() {
-                return Err(OfflineError::Request(format!(
-                    "the entity frame already has a column `{output}`; rename it or ask for full_feature_names"
-                )));
-            }
-        }
     }
+    let given = entity_schema.fields().iter().map(|f| f.name().as_str());
+    output_columns(given, &views, request.full_feature_names)?;
 
     let min_t = entity.times.iter().copied().min().unwrap_or(0);
     let max_t = entity.times.iter().copied().max().unwrap_or(0);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use quiver_offline::pit::{FeatureSelection, resolve};
+use quiver_offline::pit::{FeatureSelection, output_columns, resolve};
 use quiver_online::{EntityKey, ReadView, Status};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -59,6 +59,14 @@ impl FeatureStore {
         max_entities: usize,
     ) -> Result<OnlineResponse> {
         let views = resolve(&applied.spec, &request.features, request.full_feature_names)?;
+        // The entity columns that come back are the views' join keys.
+        let join_keys: Vec<&str> = views.iter().flat_map(|v| v.view.key_names()).collect();
+        let given = request
+            .entities
+            .keys()
+            .map(String::as_str)
+            .filter(|name| join_keys.contains(name));
+        output_columns(given, &views, request.full_feature_names)?;
         let columns: Vec<(&String, &Vec<Json>)> = request
             .entities
             .iter()
@@ -142,7 +150,6 @@ impl FeatureStore {
 
         let mut feature_names = Vec::new();
         let mut results = Vec::new();
-        let join_keys: Vec<&str> = views.iter().flat_map(|v| v.view.key_names()).collect();
         for (name, values) in &columns {
             if join_keys.contains(&name.as_str()) {
                 feature_names.push((*name).clone());
