@@ -9,7 +9,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, TimeUnit, TimestampSecondType};
@@ -22,22 +22,7 @@ const SOURCE_FILE: &str = "data/driver_stats.parquet";
 
 /// `quiver --repo REPO ARGS`, whatever its exit status.
 fn run(repo: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quiver"))
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .env_remove("QUIVER_REGISTRY")
-        .output()
-        .unwrap()
-}
-
-/// Asserts that `args` fail with exit code 1 (bad input); their stderr.
-fn refused(repo: &Path, args: &[&str]) -> String {
-    let out = run(repo, args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "quiver {args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "quiver {args:?}: {stderr}");
-    stderr
+    common::quiver_output(repo, args, &[])
 }
 
 /// A way a Parquet source breaks: its name, the file's new bytes made from
@@ -103,7 +88,7 @@ fn corrupt_and_empty_parquet_sources_are_refused_by_name() {
         // `plan` and `apply` refuse a file that is there but is not Parquet,
         // at the source's definition.
         for command in ["plan", "apply"] {
-            let stderr = refused(&repo, &[command]);
+            let stderr = common::quiver_refused(&repo, &[command]);
             assert!(
                 stderr.contains(SOURCE_FILE)
                     && stderr.contains("is not a valid Parquet file")
@@ -115,7 +100,7 @@ fn corrupt_and_empty_parquet_sources_are_refused_by_name() {
         }
 
         // The run fails with the file's name and is recorded as failed.
-        let stderr = refused(&repo, &["materialize", &start, &end, "--views", VIEW]);
+        let stderr = common::quiver_refused(&repo, &["materialize", &start, &end, "--views", VIEW]);
         assert!(
             stderr.contains(SOURCE_FILE) && stderr.contains(says),
             "{case}: {stderr}"
@@ -207,7 +192,7 @@ async fn a_materialization_may_not_end_in_the_future() {
         vec!["materialize", &start, &two_hours],
         vec!["materialize-incremental", far],
     ] {
-        let stderr = refused(&repo, &args);
+        let stderr = common::quiver_refused(&repo, &args);
         assert!(
             stderr.contains("is more than 1 hour after now")
                 && stderr.contains("materialize-incremental"),
@@ -336,7 +321,7 @@ async fn entity_times_given_with_a_zone_come_back_utc() {
     )
     .unwrap();
     let out = repo.join("mixed.parquet");
-    let stderr = refused(
+    let stderr = common::quiver_refused(
         &repo,
         &[
             "historical",

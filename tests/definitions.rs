@@ -16,29 +16,12 @@ use serde_json::{Value, json};
 
 /// The exit code, stdout and stderr of `quiver --repo REPO ARGS` with `env`.
 fn run(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quiver"))
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("QUIVER_REGISTRY")
-        .output()
-        .unwrap();
+    let out = common::quiver_output(repo, args, env);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// The stderr of a command that must be refused (exit 1, the user's error).
-fn refused(repo: &Path, args: &[&str]) -> String {
-    let (code, stdout, stderr) = run(repo, args, &[]);
-    assert_eq!(
-        code, 1,
-        "quiver {args:?} must be refused:\n{stdout}\n{stderr}"
-    );
-    stderr
 }
 
 /// The names of the registered objects of `kind` (`views`, `services`, ...).
@@ -89,7 +72,7 @@ fn a_definitions_file_that_cannot_be_read_is_refused_and_apply_removes_nothing()
     for (why, make) in breaks {
         make(&customer);
         for command in ["plan", "apply"] {
-            let stderr = refused(&repo, &[command]);
+            let stderr = common::quiver_refused(&repo, &[command]);
             assert!(
                 stderr.contains(&format!("customer.yaml:1:1: cannot read: {why}")),
                 "{command} with {why}: {stderr}"
@@ -106,7 +89,7 @@ fn a_definitions_file_that_cannot_be_read_is_refused_and_apply_removes_nothing()
     let mut latin1 = std::fs::read(&kept).unwrap();
     latin1.splice(0..0, b"# caf\xe9\n".iter().copied());
     std::fs::write(&customer, latin1).unwrap();
-    let stderr = refused(&repo, &["apply"]);
+    let stderr = common::quiver_refused(&repo, &["apply"]);
     assert!(
         stderr.contains("customer.yaml:1:6: cannot read: not UTF-8 text"),
         "{stderr}"
@@ -148,7 +131,7 @@ fn every_document_of_a_definitions_file_is_registered() {
         .map(|i| i + 1)
         .unwrap();
     std::fs::write(repo.join("all.yaml"), both.replace("ttl: 7d", "ttl: 7x")).unwrap();
-    let stderr = refused(&repo, &["plan"]);
+    let stderr = common::quiver_refused(&repo, &["plan"]);
     assert!(
         stderr.contains(&format!(
             "all.yaml:{line}:10: feature_views[customer_profile].ttl: invalid ttl"
@@ -165,7 +148,7 @@ fn every_document_of_a_definitions_file_is_registered() {
         format!("{config}---\nproject: other\n"),
     )
     .unwrap();
-    let stderr = refused(&repo, &["plan"]);
+    let stderr = common::quiver_refused(&repo, &["plan"]);
     assert!(
         stderr.contains(&format!(
             "quiver.yaml:{}:1: a second YAML document",
@@ -225,7 +208,7 @@ fn names_too_long_and_clashing_columns_are_refused_at_their_line() {
             .replace("customer_profile:", &format!("{long}:")),
     )
     .unwrap();
-    let stderr = refused(&repo, &["plan"]);
+    let stderr = common::quiver_refused(&repo, &["plan"]);
     let line = line_of("- name: customer_profile");
     assert!(
         stderr.contains(&format!(
@@ -242,7 +225,7 @@ fn names_too_long_and_clashing_columns_are_refused_at_their_line() {
             .replace("customer_profile:lifetime_trip_count", "customer_profile"),
     )
     .unwrap();
-    let stderr = refused(&repo, &["plan"]);
+    let stderr = common::quiver_refused(&repo, &["plan"]);
     let line = line_of("- { name: lifetime_trip_count, dtype: int64 }");
     assert!(
         stderr.contains(&format!(

@@ -4,21 +4,15 @@
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::Value;
 
 fn quiver(repo: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quiver"))
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .env("QUIVER_USER", "e2e-test")
-        .env_remove("QUIVER_REGISTRY")
-        .output()
-        .unwrap();
+    let out = common::quiver_output(repo, args, &[("QUIVER_USER", "e2e-test")]);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -144,7 +138,7 @@ fn materialize_then_build_a_training_set() {
             "driver_hourly_stats",
         ],
     );
-    let stored = count_rows(&repo.join(".quiver/offline/driver_hourly_stats"));
+    let stored = count_rows(&repo, "driver_hourly_stats");
     let expected_driver_rows = quiver_datagen::driver_rows(&quiver_datagen::GenerateOptions {
         drivers: 4,
         customers: 3,
@@ -365,23 +359,20 @@ fn bad_training_set_requests_are_clear_errors() {
     assert!(!out.exists(), "a failed request writes nothing");
 }
 
-fn count_rows(dir: &Path) -> usize {
-    let mut total = 0;
-    for day in std::fs::read_dir(dir).unwrap() {
-        for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
-            let path = file.unwrap().path();
-            assert!(
-                !path.to_string_lossy().contains(".unsorted."),
-                "materialized files are sorted: {path:?}"
-            );
-            if path.extension().is_some_and(|e| e == "parquet")
-                && !path.file_name().unwrap().to_string_lossy().starts_with('.')
-            {
-                total += quiver_offline::formats::read_table_file(&path)
-                    .unwrap()
-                    .num_rows();
-            }
-        }
+/// Rows of `view` in the offline store, as the store lists its files (files
+/// replaced by a later run stay on disk a while, retired, and are no data).
+fn count_rows(repo: &Path, view: &str) -> usize {
+    let store = quiver_offline::OfflineStore::new(repo.join(".quiver/offline"));
+    let files = store.files(view).unwrap();
+    for file in &files {
+        assert!(
+            file.sorted,
+            "materialized files are sorted: {:?}",
+            file.path
+        );
     }
-    total
+    common::stored_batches(repo, view)
+        .iter()
+        .map(|b| b.num_rows())
+        .sum()
 }

@@ -9,16 +9,36 @@ use std::process::{Child, Command, Stdio};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-/// Runs `quiver --repo REPO ARGS` with extra environment; panics on failure.
-pub fn quiver(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_quiver"))
+/// Runs `quiver --repo REPO ARGS` with extra environment, whatever its exit status.
+pub fn quiver_output(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_quiver"))
         .arg("--repo")
         .arg(repo)
         .args(args)
         .envs(env.iter().copied())
         .env_remove("QUIVER_REGISTRY")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Asserts that `quiver --repo REPO ARGS` is refused as bad input (exit 1,
+/// no panic); its stderr.
+pub fn quiver_refused(repo: &Path, args: &[&str]) -> String {
+    let out = quiver_output(repo, args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "quiver {args:?} must be refused:\n{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "quiver {args:?}: {stderr}");
+    stderr
+}
+
+/// Runs `quiver --repo REPO ARGS` with extra environment; panics on failure.
+pub fn quiver(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = quiver_output(repo, args, env);
     assert!(
         out.status.success(),
         "quiver {args:?}: {}",
