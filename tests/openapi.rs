@@ -131,6 +131,11 @@ async fn the_api_document_validates_and_schemathesis_finds_nothing() {
     // Bounded: a fixed seed, a few dozen cases per operation, 90 s at most.
     // `positive_data_acceptance` is left out: a schema-valid request may
     // still name a view or source that is not registered, which is a 400.
+    // The coverage phase is left out: under CPython 3.11 its example
+    // generation sometimes dies inside Hypothesis on an interpreter bug
+    // ("AST constructor recursion depth mismatch", CPython gh-106905), a
+    // failure of the tool, not of the server; the fuzzing phase covers the
+    // same operations with generated requests.
     let authorization = format!("Authorization: Bearer {token}");
     let report = run_tool(
         &venv,
@@ -143,6 +148,8 @@ async fn the_api_document_validates_and_schemathesis_finds_nothing() {
             &server.url,
             "--header",
             &authorization,
+            "--phases",
+            "examples,fuzzing,stateful",
             "--checks",
             "all",
             "--exclude-checks",
