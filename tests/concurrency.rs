@@ -55,6 +55,7 @@ async fn overlapping_materializations_over_http_and_cli_store_each_row_once() {
     // HTTP, two from CLI processes, all started at once.
     let http_windows = [window(240, -1), window(180, 60)];
     let cli_windows = [window(120, -1), window(239, 100)];
+    let since = this_hour() - Duration::hours(hours as i64);
     for round in 0..ROUNDS {
         let cli: Vec<_> = cli_windows
             .iter()
@@ -98,7 +99,7 @@ async fn overlapping_materializations_over_http_and_cli_store_each_row_once() {
             );
         }
         // Row by row: every source row of the sample once, nothing else.
-        assert_stored_exactly(&repo, VIEW, this_hour() - Duration::hours(hours as i64));
+        assert_stored_exactly(&repo, VIEW, since);
     }
 }
 

@@ -64,10 +64,25 @@ fn key_in_mapping_at(node: &Node, at: &Marker, key: &str) -> Option<Marker> {
 pub struct Document {
     /// The line its text starts on (its `---` where it has one).
     pub line: usize,
-    /// The document alone, after as many empty lines as precede it in the
-    /// file, so that every position the parser reports is the file's own.
+    /// The document's own text.
     pub text: String,
 }
+
+impl Document {
+    /// The document after as many empty lines as precede it in the file, so
+    /// that every position the parser reports is the file's own. Made for one
+    /// document at a time: all of them at once would take memory growing
+    /// with the square of the file's length.
+    pub fn padded(&self) -> String {
+        let mut padded = "\n".repeat(self.line - 1);
+        padded.push_str(&self.text);
+        padded
+    }
+}
+
+/// The most documents a file may hold: far more than anyone writes by hand,
+/// and a bound on the parsing work a hostile file can ask for.
+pub const MAX_DOCUMENTS: usize = 1000;
 
 /// The documents of `text` that hold something, in order.
 ///
@@ -82,11 +97,9 @@ pub fn documents(text: &str) -> Vec<Document> {
     let mut part_line = 0;
     let mut close = |part: &mut String, part_line: usize| {
         if part.lines().any(is_content) {
-            let mut padded = "\n".repeat(part_line);
-            padded.push_str(part);
             documents.push(Document {
                 line: part_line + 1,
-                text: padded,
+                text: part.clone(),
             });
         }
         part.clear();
@@ -128,7 +141,7 @@ pub fn deserialize_one<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T
     let mut documents = documents(text).into_iter();
     match (documents.next(), documents.next()) {
         (None, _) => deserialize(file, text),
-        (Some(only), None) => deserialize(file, &only.text),
+        (Some(only), None) => deserialize(file, &only.padded()),
         (Some(_), Some(second)) => Err(DefinitionError::new(
             Location::new(file, second.line, 1),
             "",
@@ -143,9 +156,19 @@ pub fn deserialize_all<T: DeserializeOwned>(
     file: &Path,
     text: &str,
 ) -> Vec<Result<T, DefinitionError>> {
-    documents(text)
+    let documents = documents(text);
+    if let Some(extra) = documents.get(MAX_DOCUMENTS) {
+        return vec![Err(DefinitionError::new(
+            Location::new(file, extra.line, 1),
+            "",
+            format!(
+                "more than {MAX_DOCUMENTS} YAML documents in one file: split it into several files"
+            ),
+        ))];
+    }
+    documents
         .iter()
-        .map(|document| deserialize(file, &document.text))
+        .map(|document| deserialize(file, &document.padded()))
         .collect()
 }
 
@@ -201,8 +224,21 @@ mod tests {
     fn split(text: &str) -> Vec<(usize, String)> {
         documents(text)
             .into_iter()
-            .map(|d| (d.line, d.text))
+            .map(|d| (d.line, d.padded()))
             .collect()
+    }
+
+    #[test]
+    fn a_file_of_too_many_documents_is_refused_at_the_first_one_past_the_bound() {
+        let text = "a: 1\n---\n".repeat(MAX_DOCUMENTS + 1);
+        let results: Vec<Result<serde_json::Value, _>> =
+            deserialize_all(Path::new("many.yaml"), &text);
+        assert_eq!(results.len(), 1);
+        let error = results[0].as_ref().unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("many.yaml:{}:1", 2 * MAX_DOCUMENTS)),
+            "{error}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{OfflineError, Result};
+use crate::error::Result;
 use crate::store::write_error;
 
 const LOCK_FILE: &str = ".lock";
@@ -72,10 +72,7 @@ fn try_lock(file: &File, path: &Path) -> Result<bool> {
     match file.try_lock() {
         Ok(()) => Ok(true),
         Err(TryLockError::WouldBlock) => Ok(false),
-        Err(TryLockError::Error(e)) => Err(OfflineError::Write {
-            path: path.to_path_buf(),
-            source: Box::new(e),
-        }),
+        Err(TryLockError::Error(e)) => Err(write_error(path, e)),
     }
 }
 

@@ -111,44 +111,31 @@ impl OfflineStore {
     }
 
     /// Every live file of a view (temporaries excluded), sorted by path.
+    ///
+    /// Files replaced by others are not listed (they are only deleted a
+    /// while later: a query that listed them may still read them), nor are
+    /// files a writer is still publishing. The view's record is read before
+    /// and after listing the directories; when a writer changed it in
+    /// between, the listing is taken again, so it is always one writer's
+    /// whole change or none of it.
     pub fn files(&self, view: &str) -> Result<Vec<StoredFile>> {
         let dir = self.view_dir(view);
-        let mut files = Vec::new();
-        let Ok(days) = std::fs::read_dir(&dir) else {
-            return Ok(files);
-        };
-        for day in days {
-            let day = day
-                .map_err(|source| OfflineError::Io {
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            let Ok(entries) = std::fs::read_dir(&day) else {
-                continue;
-            };
-            for entry in entries {
-                let path = entry
-                    .map_err(|source| OfflineError::Io {
-                        path: day.clone(),
-                        source,
-                    })?
-                    .path();
-                if let Some((origin, sorted)) = origin_of(&path) {
-                    files.push(StoredFile {
-                        path,
-                        origin,
-                        sorted,
-                    });
-                }
+        let mut record = Retired::text(&dir)?;
+        for _ in 0..LISTING_ATTEMPTS {
+            let mut files = list_stored(&dir)?;
+            let again = Retired::text(&dir)?;
+            if again == record {
+                let hidden = Retired::parse(&dir, &record);
+                files.retain(|f| !hidden.contains(&f.path));
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                return Ok(files);
             }
+            record = again;
         }
-        // Files merged into another are no longer listed, though they are only
-        // deleted a while later (a query that listed them may still read them).
-        let retired = crate::retired::Retired::read(&dir)?;
-        files.retain(|f| !retired.contains(&f.path));
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(files)
+        Err(OfflineError::Io {
+            path: dir,
+            source: std::io::Error::other("the view's files changed during every listing"),
+        })
     }
 
     /// Stores the canonical rows of `stream` that `inspector` keeps as
@@ -170,13 +157,7 @@ impl OfflineStore {
                 "removed temporaries of ended processes"
             );
         }
-        // Listing, writing and publishing run under the view's lock: a run
-        // that overlaps this window in another task, process or host waits,
-        // and then sees (and trims) what this one published.
         let view_dir = self.view_dir(view.name());
-        let _lock = ViewLock::acquire(&view_dir).await?;
-        Retired::purge(&view_dir, crate::retired::GRACE)?;
-        let before = self.files(view.name())?;
         let stem = FileOrigin::Window(window).stem();
         let mut writers: BTreeMap<i64, (DayWriter, SortTracker)> = BTreeMap::new();
         let mut stats = WriteStats::default();
@@ -206,37 +187,73 @@ impl OfflineStore {
         // place, so a failure while writing (a full disk) publishes nothing.
         let mut finished = Vec::with_capacity(writers.len());
         for (_, (writer, order)) in writers {
-            let target = unused_name(&writer.dir, &stem, order.is_sorted());
-            finished.push((writer.finish()?, target));
+            let dir = writer.dir.clone();
+            finished.push((writer.finish()?, dir, order.is_sorted()));
         }
-        // Everything that reads or writes is done before the first rename:
-        // the trimmed copies of older windows' files (a re-run of this very
-        // window covers, and so replaces, its earlier files). Publishing is
-        // then renames and retirements only.
-        let mut trims = Vec::new();
+        // Listing, trimming and publishing run under the view's lock: a run
+        // that overlaps this window in another task, process or host waits
+        // (only for this part, not while it reads its source), then sees and
+        // trims what the other published.
+        let _lock = ViewLock::acquire(&view_dir).await?;
+        Retired::tidy(&view_dir, crate::retired::GRACE)?;
+        let before = self.files(view.name())?;
+        let mut publication = Publication::default();
+        for (file, dir, sorted) in finished {
+            publication.add(file, &dir, &stem, sorted);
+        }
+        // The trimmed copies of older windows' files are written before
+        // anything is published (a re-run of this very window covers, and so
+        // replaces, its earlier files).
         for old in before {
             // Streamed rows are not the batch source's: a window never replaces them.
             if let FileOrigin::Window(old_window) = &old.origin
                 && old_window.overlaps(&window)
             {
-                trims.push(plan_trim(&old, old_window, &window)?);
+                stats.rows_replaced +=
+                    plan_trim(&old, old_window, &window)?.apply(&mut publication);
             }
         }
-        for (file, target) in finished {
-            stats.files.push(file.publish(&target)?);
-        }
-        // Only now, with the new data in place, retire what it replaces: a
-        // crash in between leaves duplicates of identical rows, never a gap.
-        // Nothing is overwritten in place, so a query that listed the old
-        // files still reads exactly them.
-        let mut retired = Vec::new();
-        for trim in trims {
-            stats.rows_replaced += trim.apply(&mut retired)?;
-        }
-        let retired: Vec<&Path> = retired.iter().map(PathBuf::as_path).collect();
-        Retired::add(&view_dir, &retired)?;
+        stats.files = publication.publish(&view_dir)?;
         Ok(stats)
     }
+}
+
+/// How often [`OfflineStore::files`] lists a view that writers keep changing.
+const LISTING_ATTEMPTS: usize = 50;
+
+/// The stored files under `dir`'s day directories, whatever the record says.
+fn list_stored(dir: &Path) -> Result<Vec<StoredFile>> {
+    let mut files = Vec::new();
+    let Ok(days) = std::fs::read_dir(dir) else {
+        return Ok(files);
+    };
+    for day in days {
+        let day = day
+            .map_err(|source| OfflineError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        let Ok(entries) = std::fs::read_dir(&day) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry
+                .map_err(|source| OfflineError::Io {
+                    path: day.clone(),
+                    source,
+                })?
+                .path();
+            if let Some((origin, sorted)) = origin_of(&path) {
+                files.push(StoredFile {
+                    path,
+                    origin,
+                    sorted,
+                });
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// `date=YYYY-MM-DD` of a day number since the epoch.
@@ -403,11 +420,6 @@ impl DayWriter {
         }
         Ok(finished)
     }
-
-    /// Finishes the file, syncs it and renames it to `target`.
-    pub(crate) fn commit(self, target: &Path) -> Result<PathBuf> {
-        self.finish()?.publish(target)
-    }
 }
 
 impl Drop for DayWriter {
@@ -503,6 +515,44 @@ fn temporary_owner(path: &Path) -> Option<(String, u32)> {
     Some((host, pid))
 }
 
+/// New files and the files they replace, made data in one step under the
+/// view's lock (see [`Retired`]): readers see all of it or none of it, and a
+/// writer killed midway leaves the old data.
+#[derive(Default)]
+pub(crate) struct Publication {
+    files: Vec<(FinishedFile, PathBuf)>,
+    replaced: Vec<PathBuf>,
+}
+
+impl Publication {
+    /// Adds a finished file of `stem` to publish in `dir` under a name of its own.
+    pub(crate) fn add(&mut self, file: FinishedFile, dir: &Path, stem: &str, sorted: bool) {
+        let taken: Vec<&Path> = self.files.iter().map(|(_, t)| t.as_path()).collect();
+        let target = unused_name(dir, stem, sorted, &taken);
+        self.files.push((file, target));
+    }
+
+    /// Retires `path` when the new files are published.
+    pub(crate) fn replace(&mut self, path: PathBuf) {
+        self.replaced.push(path);
+    }
+
+    /// Names the new files pending, renames them into place, then commits:
+    /// they become data and what they replace is retired. Returns their paths.
+    pub(crate) fn publish(self, view_dir: &Path) -> Result<Vec<PathBuf>> {
+        if self.files.is_empty() && self.replaced.is_empty() {
+            return Ok(Vec::new());
+        }
+        let targets: Vec<PathBuf> = self.files.iter().map(|(_, t)| t.clone()).collect();
+        Retired::begin(view_dir, &targets)?;
+        for (file, target) in self.files {
+            file.publish(&target)?;
+        }
+        Retired::commit(view_dir, &targets, &self.replaced)?;
+        Ok(targets)
+    }
+}
+
 /// What replacing a window does to an older window's file, prepared (any
 /// trimmed copy already written and synced) before anything is published.
 enum Trim {
@@ -513,31 +563,33 @@ enum Trim {
     },
     Replace {
         copy: FinishedFile,
-        target: PathBuf,
+        stem: String,
+        sorted: bool,
         path: PathBuf,
         removed: u64,
     },
 }
 
 impl Trim {
-    /// Carries it out (a rename of the trimmed copy into place); adds the
-    /// files it replaced to `retired` and returns the rows removed.
-    fn apply(self, retired: &mut Vec<PathBuf>) -> Result<u64> {
+    /// Adds it to `publication`; returns the rows it removes.
+    fn apply(self, publication: &mut Publication) -> u64 {
         match self {
-            Trim::Untouched => Ok(0),
+            Trim::Untouched => 0,
             Trim::Retire { path, rows } => {
-                retired.push(path);
-                Ok(rows)
+                publication.replace(path);
+                rows
             }
             Trim::Replace {
                 copy,
-                target,
+                stem,
+                sorted,
                 path,
                 removed,
             } => {
-                copy.publish(&target)?;
-                retired.push(path);
-                Ok(removed)
+                let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                publication.add(copy, &dir, &stem, sorted);
+                publication.replace(path);
+                removed
             }
         }
     }
@@ -598,7 +650,8 @@ fn plan_trim(old: &StoredFile, old_window: &TimeWindow, window: &TimeWindow) -> 
         // it gets a name of its own (the old file stays readable until retired).
         Some(w) => Trim::Replace {
             copy: w.finish()?,
-            target: unused_name(dir, &stem, old.sorted),
+            stem,
+            sorted: old.sorted,
             path: path.to_path_buf(),
             removed,
         },
@@ -610,10 +663,11 @@ fn plan_trim(old: &StoredFile, old_window: &TimeWindow, window: &TimeWindow) -> 
 }
 
 /// A name in `dir` for a file of `stem` that no file on disk has (retired
-/// files are still there): `STEM.parquet`, else `STEM.v2.parquet`, `.v3`...
-/// Published files are never renamed over another, so a query that listed a
-/// file reads what it listed. Called under the view's lock.
-pub(crate) fn unused_name(dir: &Path, stem: &str, sorted: bool) -> PathBuf {
+/// files are still there) and that is not `taken`: `STEM.parquet`, else
+/// `STEM.v2.parquet`, `.v3`... Published files are never renamed over
+/// another, so a query that listed a file reads what it listed. Called under
+/// the view's lock.
+pub(crate) fn unused_name(dir: &Path, stem: &str, sorted: bool, taken: &[&Path]) -> PathBuf {
     let mut revision = 1u64;
     loop {
         let name = match revision {
@@ -621,7 +675,7 @@ pub(crate) fn unused_name(dir: &Path, stem: &str, sorted: bool) -> PathBuf {
             n => file_name(&format!("{stem}{REVISION}{n}"), sorted),
         };
         let path = dir.join(name);
-        if !path.exists() {
+        if !path.exists() && !taken.contains(&path.as_path()) {
             return path;
         }
         revision += 1;
@@ -689,19 +743,25 @@ mod tests {
     #[test]
     fn unused_names_never_reuse_a_file_on_disk() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = unused_name(dir.path(), "w_1_2", true);
+        let first = unused_name(dir.path(), "w_1_2", true, &[]);
         assert_eq!(first, dir.path().join("w_1_2.parquet"));
         std::fs::write(&first, b"").expect("write");
-        let second = unused_name(dir.path(), "w_1_2", true);
+        let second = unused_name(dir.path(), "w_1_2", true, &[]);
         assert_eq!(second, dir.path().join("w_1_2.v2.parquet"));
         std::fs::write(&second, b"").expect("write");
         assert_eq!(
-            unused_name(dir.path(), "w_1_2", true),
+            unused_name(dir.path(), "w_1_2", true, &[]),
             dir.path().join("w_1_2.v3.parquet")
         );
         assert_eq!(
-            unused_name(dir.path(), "w_1_2", false),
+            unused_name(dir.path(), "w_1_2", false, &[]),
             dir.path().join("w_1_2.unsorted.parquet")
+        );
+        // A name chosen for another file of the same publication is taken too.
+        let third = dir.path().join("w_1_2.v3.parquet");
+        assert_eq!(
+            unused_name(dir.path(), "w_1_2", true, &[third.as_path()]),
+            dir.path().join("w_1_2.v4.parquet")
         );
     }
 

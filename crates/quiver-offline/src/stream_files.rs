@@ -14,8 +14,8 @@ use crate::error::{OfflineError, Result};
 use crate::lock::ViewLock;
 use crate::retired::Retired;
 use crate::store::{
-    DayWriter, FileOrigin, OfflineStore, WriteStats, day_partition, file_name, rows_by_day,
-    unused_name, write_error,
+    DayWriter, FileOrigin, OfflineStore, Publication, WriteStats, day_partition, file_name,
+    rows_by_day, write_error,
 };
 use crate::view_schema::{CREATED_TS, EVENT_TS, ViewSchema};
 
@@ -157,7 +157,7 @@ impl OfflineStore {
                 by_day.entry(day.to_path_buf()).or_default().push(file);
             }
         }
-        Retired::purge(&view_dir, crate::retired::GRACE)?;
+        Retired::tidy(&view_dir, crate::retired::GRACE)?;
         let mut merged = 0;
         for (dir, files) in by_day {
             if files.len() <= max_files {
@@ -195,15 +195,17 @@ impl OfflineStore {
                 },
             };
             let stem = origin.stem();
-            // Never the name of a file it replaces: a query that listed that
-            // file must still read what it listed.
-            let target = unused_name(&dir, &stem, true);
             let mut writer = DayWriter::create(&dir, &stem, &rows.schema())?;
             writer.write(&rows)?;
-            writer.commit(&target)?;
-            let replaced: Vec<&std::path::Path> = files.iter().map(|f| f.path.as_path()).collect();
-            Retired::add(&view_dir, &replaced)?;
+            // The merged file and the retirement of its parts are one step:
+            // readers see the parts or the merged file, never both or neither.
+            let mut publication = Publication::default();
+            publication.add(writer.finish()?, &dir, &stem, true);
             merged += files.len();
+            for file in files {
+                publication.replace(file.path);
+            }
+            publication.publish(&view_dir)?;
         }
         Ok(merged)
     }
@@ -478,8 +480,8 @@ mod tests {
                 .count()
         };
         assert_eq!(on_disk(), 3 + 5 + 2);
-        crate::retired::Retired::purge(&dir.path().join("v"), std::time::Duration::ZERO)
-            .expect("purge");
+        crate::retired::Retired::tidy(&dir.path().join("v"), std::time::Duration::ZERO)
+            .expect("tidy");
         assert_eq!(on_disk(), 3);
         assert!(origins.contains(&kafka(0, 19)) && origins.contains(&kafka(20, 29)));
         let push = store

@@ -200,7 +200,7 @@ impl ViewChecks {
 
     /// Whether the view declares no check at all (the built-in checks are
     /// always there: rows that were decoded, not read, never break them).
-    pub fn is_empty(&self) -> bool {
+    pub fn has_no_declared_checks(&self) -> bool {
         self.features.is_empty() && self.unique.is_none() && self.not_empty.is_none()
     }
 

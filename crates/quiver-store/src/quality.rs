@@ -64,7 +64,7 @@ impl QualityPass {
 
     /// Whether the view declares no check (statistics may still be gathered).
     pub(crate) fn has_no_checks(&self) -> bool {
-        self.checks.is_empty()
+        self.checks.has_no_declared_checks()
     }
 
     /// Judges `batch` and measures the rows kept.

@@ -116,7 +116,9 @@ impl FeatureStore {
         self.registry.save_dataset(self.project(), &dataset).await?;
         if let Err(error) = temp.publish(&path) {
             // The record must not name a file that is not there.
-            self.registry.forget_dataset(self.project(), name).await?;
+            if let Err(forget) = self.registry.forget_dataset(self.project(), name).await {
+                tracing::error!(dataset = name, %forget, "a saved dataset's record names no file");
+            }
             return Err(error);
         }
         Ok(Some(dataset))
@@ -139,7 +141,7 @@ struct TemporaryFile(PathBuf);
 impl TemporaryFile {
     fn publish(self, target: &Path) -> Result<()> {
         std::fs::rename(&self.0, target)
-            .map_err(|e| StoreError::Request(format!("cannot write {}: {e}", target.display())))
+            .map_err(|e| StoreError::Internal(format!("cannot write {}: {e}", target.display())))
     }
 }
 

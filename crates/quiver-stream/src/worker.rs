@@ -212,7 +212,10 @@ impl Worker {
                     self.pending.add_row(&partition, view, offset, row);
                 }
                 let views = self.routes.views(&partition.0);
-                if views.iter().any(|view| !view.checks.is_empty()) {
+                if views
+                    .iter()
+                    .any(|view| !view.checks.has_no_declared_checks())
+                {
                     let raw = (
                         message.key().map(<[u8]>::to_vec),
                         message.payload().map(<[u8]>::to_vec),

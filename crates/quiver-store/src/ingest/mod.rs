@@ -82,7 +82,7 @@ impl IngestView {
         rows: &[impl std::borrow::Borrow<OnlineRow>],
         counts: &mut Vec<CheckCount>,
     ) -> Vec<Option<Rejected>> {
-        if self.checks.is_empty() || rows.is_empty() {
+        if self.checks.has_no_declared_checks() || rows.is_empty() {
             return vec![None; rows.len()];
         }
         let refuse = |detail: String| Rejected {
