@@ -890,7 +890,7 @@ mod tests {
                 (2, "view:unique".to_string())
             ]
         );
-        assert!(!checks.is_empty());
+        assert!(!checks.has_no_declared_checks());
     }
 
     #[test]
@@ -1090,7 +1090,7 @@ mod tests {
         // A view without declared checks still has the built-in ones.
         let plain = view(vec![], vec![]);
         let plain = checks(&plain);
-        assert!(plain.is_empty());
+        assert!(plain.has_no_declared_checks());
         let mut tally = CheckTally::default();
         let late = source_rows(
             &[Some(1)],
