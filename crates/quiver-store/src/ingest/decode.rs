@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use chrono::DateTime;
 use quiver_core::ranges::{self, TIMESTAMP_RANGE};
 use quiver_core::{FeatureViewSpec, JoinKey, ScalarType, SourceSpec, ValueType};
 use quiver_online::{EntityKey, OnlineRow, Value};
@@ -285,8 +284,9 @@ fn scalar_value(raw: &Json, scalar: ScalarType, field: &Field) -> Result<Option<
     })
 }
 
-/// RFC 3339 text (any offset, converted to UTC) or a number of seconds since
-/// the Unix epoch, as UTC microseconds inside the supported range.
+/// RFC 3339 text (any offset, converted to UTC), ISO 8601 text without a zone
+/// (read as UTC, as Feast's clients send it) or a number of seconds since the
+/// Unix epoch, as UTC microseconds inside the supported range.
 fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
     let bad = |why: String| {
         Rejected::new(
@@ -295,8 +295,8 @@ fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
         )
     };
     let us = match raw {
-        Json::String(text) => DateTime::parse_from_rfc3339(text.trim())
-            .map_err(|e| bad(format!("`{text}` is not RFC 3339 with an offset ({e})")))?
+        Json::String(text) => quiver_offline::parse_instant(text)
+            .map_err(bad)?
             .timestamp_micros(),
         Json::Number(n) => {
             let seconds = n
@@ -443,8 +443,15 @@ mod tests {
             Some(RejectReason::MissingTimestamp)
         );
         assert_eq!(
-            reason(br#"{"driver_id": 1, "ts": "2024-01-01 00:00:00"}"#),
+            reason(br#"{"driver_id": 1, "ts": "2024-01-01 soon"}"#),
             Some(RejectReason::BadTimestamp)
+        );
+        // Naive ISO text (what Feast's clients send) is UTC.
+        assert_eq!(
+            decoder()
+                .decode_bytes(br#"{"driver_id": 1, "ts": "2024-01-01 00:00:00.5"}"#, None)
+                .map(|row| row.event_ts),
+            Ok(1_704_067_200_500_000)
         );
         assert_eq!(
             reason(br#"{"driver_id": 1, "ts": 1e300}"#),

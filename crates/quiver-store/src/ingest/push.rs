@@ -74,7 +74,11 @@ impl FeatureStore {
         let source = applied
             .spec
             .source(name)
-            .ok_or_else(|| StoreError::Request(format!("unknown push source `{name}`")))?;
+            .ok_or_else(|| StoreError::NotFound {
+                kind: quiver_core::ObjectKind::Source,
+                name: name.clone(),
+                message: format!("unknown push source `{name}`"),
+            })?;
         if source.kind != SourceKind::Push {
             return Err(StoreError::Request(format!(
                 "source `{name}` is a {} source, not a push source",
