@@ -21,7 +21,8 @@ pub use drift::{Baseline, DriftReport, parse_window};
 pub use error::{ErrorClass, Result, StoreError};
 pub use ingest::{
     DEFAULT_STREAM_WINDOW, IngestSnapshot, IngestStats, IngestView, PushOutcome, PushRequest,
-    RejectReason, Rejected, RowDecoder, RowsWritten, StatsSource, StreamPath, WriteTarget,
+    RejectReason, Rejected, RowDecoder, RowsWritten, StatsSource, StreamPath, WriteRequest,
+    WriteTarget,
 };
 pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;

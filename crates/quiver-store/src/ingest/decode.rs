@@ -110,6 +110,32 @@ impl RowDecoder {
         }
     }
 
+    /// Reads records that name the view's own join keys and features (no
+    /// source mapping), with the times in `timestamp_field` and
+    /// `created_timestamp_field`: Feast's `write-to-online-store` rows.
+    pub fn by_name(
+        view: &FeatureViewSpec,
+        keys: &[JoinKey],
+        timestamp_field: &str,
+        created_timestamp_field: Option<&str>,
+    ) -> Self {
+        let field = |name: &str, dtype: ValueType| Field {
+            name: name.to_string(),
+            column: name.to_string(),
+            dtype,
+        };
+        RowDecoder {
+            keys: keys.iter().map(|k| field(&k.name, k.dtype)).collect(),
+            features: view
+                .features
+                .iter()
+                .map(|f| field(&f.name, f.dtype))
+                .collect(),
+            timestamp_field: timestamp_field.to_string(),
+            created_timestamp_field: created_timestamp_field.map(str::to_string),
+        }
+    }
+
     /// A message's bytes as a row. `created_us` is the row's created time when
     /// the source maps none (the Kafka message timestamp, stable across replays).
     pub fn decode_bytes(

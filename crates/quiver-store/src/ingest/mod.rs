@@ -6,6 +6,7 @@ mod push;
 mod stats;
 mod to_arrow;
 mod windows;
+mod write;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub use decode::{RejectReason, Rejected, RowDecoder};
 pub use push::{PushOutcome, PushRequest};
 pub use stats::{IngestSnapshot, IngestStats};
 pub(crate) use windows::StreamWindows;
+pub use write::WriteRequest;
 pub use windows::{DEFAULT_STREAM_WINDOW, StatsSource, StreamPath};
 
 use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks, add_counts};

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use quiver_offline::pit::{FeatureSelection, output_columns, resolve};
+use quiver_core::{RepoSpec, ValueType};
+use quiver_offline::pit::{FeatureSelection, ViewRequest, output_columns, resolve};
 use quiver_online::{EntityKey, ReadView, Status};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -59,14 +60,12 @@ impl FeatureStore {
         max_entities: usize,
     ) -> Result<OnlineResponse> {
         let views = resolve(&applied.spec, &request.features, request.full_feature_names)?;
-        // The entity columns that come back are the views' join keys.
-        let join_keys: Vec<&str> = views.iter().flat_map(|v| v.view.key_names()).collect();
-        let given = request
-            .entities
-            .keys()
-            .map(String::as_str)
-            .filter(|name| join_keys.contains(name));
-        output_columns(given, &views, request.full_feature_names)?;
+        // Every entity column sent comes back first, as Feast echoes them.
+        output_columns(
+            request.entities.keys().map(String::as_str),
+            &views,
+            request.full_feature_names,
+        )?;
         let columns: Vec<(&String, &Vec<Json>)> = request
             .entities
             .iter()
@@ -151,14 +150,12 @@ impl FeatureStore {
         let mut feature_names = Vec::new();
         let mut results = Vec::new();
         for (name, values) in &columns {
-            if join_keys.contains(&name.as_str()) {
-                feature_names.push((*name).clone());
-                results.push(OnlineResult {
-                    values: (*values).clone(),
-                    statuses: vec![Status::Present; rows],
-                    event_timestamps: vec![NO_TIME.to_string(); rows],
-                });
-            }
+            feature_names.push((*name).clone());
+            results.push(OnlineResult {
+                values: echoed(values, key_type(&applied.spec, &views, name)),
+                statuses: vec![Status::Present; rows],
+                event_timestamps: vec![NO_TIME.to_string(); rows],
+            });
         }
         for (view, answer) in views.iter().zip(&answers) {
             let Some(answer) = answer else { continue };
@@ -187,4 +184,29 @@ impl FeatureStore {
             results,
         })
     }
+}
+
+/// The declared type of entity column `name`: the join key of that name of a
+/// requested view, else of any entity; `None` for a column that is no join key.
+fn key_type(spec: &RepoSpec, views: &[ViewRequest], name: &str) -> Option<ValueType> {
+    views
+        .iter()
+        .flat_map(|v| &v.view.keys)
+        .chain(spec.entities.iter().flat_map(|e| &e.join_keys))
+        .find(|k| k.name == name)
+        .map(|k| k.dtype)
+}
+
+/// An entity column as it is echoed: a join key's values in the key's type
+/// (`"1001"` sent for an int64 key comes back as `1001`, as Feast answers),
+/// any other column, and a value that is no valid key (only possible in a
+/// column no requested view reads), as sent.
+fn echoed(values: &[Json], dtype: Option<ValueType>) -> Vec<Json> {
+    let Some(dtype) = dtype else {
+        return values.to_vec();
+    };
+    values
+        .iter()
+        .map(|value| key_from_json(value, dtype).map_or_else(|_| value.clone(), |k| json_value(&k)))
+        .collect()
 }
