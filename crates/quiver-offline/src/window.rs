@@ -107,7 +107,13 @@ mod tests {
 
     #[test]
     fn other_text_is_refused_naming_the_value() {
-        for text in ["soon", "", "2024-13-01", "2024-01-01T25:00:00", "1704067200"] {
+        for text in [
+            "soon",
+            "",
+            "2024-13-01",
+            "2024-01-01T25:00:00",
+            "1704067200",
+        ] {
             let error = parse_timestamp(text).unwrap_err().to_string();
             assert!(error.contains("is not an RFC 3339 timestamp"), "{error}");
             assert!(error.contains(&format!("`{text}`")), "{error}");

@@ -52,6 +52,7 @@ pub async fn stats(
                 params.view,
                 params.source.as_str()
             ),
+            missing: None,
         });
     }
     Ok(Json(stats))

@@ -19,8 +19,8 @@ pub use decode::{RejectReason, Rejected, RowDecoder};
 pub use push::{PushOutcome, PushRequest};
 pub use stats::{IngestSnapshot, IngestStats};
 pub(crate) use windows::StreamWindows;
-pub use write::WriteRequest;
 pub use windows::{DEFAULT_STREAM_WINDOW, StatsSource, StreamPath};
+pub use write::WriteRequest;
 
 use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks, add_counts};
 

@@ -56,7 +56,10 @@ impl FeatureStore {
             )));
         }
         let source = applied.spec.source(&spec.source).ok_or_else(|| {
-            StoreError::Internal(format!("view `{name}` reads unknown source `{}`", spec.source))
+            StoreError::Internal(format!(
+                "view `{name}` reads unknown source `{}`",
+                spec.source
+            ))
         })?;
         let present = |field: &str| request.df.contains_key(field);
         let timestamp_field = [source.timestamp_field.as_str(), FEAST_EVENT_TIMESTAMP]
@@ -68,10 +71,13 @@ impl FeatureStore {
                     source.timestamp_field
                 ))
             })?;
-        let created_field = [source.created_timestamp_field.as_deref(), Some(FEAST_CREATED)]
-            .into_iter()
-            .flatten()
-            .find(|f| present(f));
+        let created_field = [
+            source.created_timestamp_field.as_deref(),
+            Some(FEAST_CREATED),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|f| present(f));
         let mut view = IngestView::new(&applied.spec, name, source)?;
         view.decoder = RowDecoder::by_name(
             &view.schema.view,
