@@ -175,8 +175,8 @@ impl RowDecoder {
         }
         let key = EntityKey::new(pairs)
             .map_err(|e| Rejected::new(RejectReason::WrongType, e.to_string()))?;
-        let event_ts = match record.get(&self.timestamp_field) {
-            None | Some(Json::Null) => {
+        let event_ts = match time_field(record, &self.timestamp_field) {
+            None => {
                 return Err(Rejected::new(
                     RejectReason::MissingTimestamp,
                     format!(
@@ -188,8 +188,8 @@ impl RowDecoder {
             Some(raw) => timestamp(raw, &self.timestamp_field)?,
         };
         let created_ts = match &self.created_timestamp_field {
-            Some(field) => match record.get(field) {
-                None | Some(Json::Null) => None,
+            Some(field) => match time_field(record, field) {
+                None => None,
                 Some(raw) => Some(timestamp(raw, field)?),
             },
             None => created_us,
@@ -208,6 +208,17 @@ impl RowDecoder {
             created_ts,
             values,
         })
+    }
+}
+
+/// A time field of `record`, `None` when absent or null. pandas writes a
+/// missing time as the text `NaT` (Feast's client sends its frames so), which
+/// is null too.
+fn time_field<'a>(record: &'a Map<String, Json>, field: &str) -> Option<&'a Json> {
+    match record.get(field) {
+        None | Some(Json::Null) => None,
+        Some(Json::String(text)) if text.trim() == "NaT" => None,
+        Some(raw) => Some(raw),
     }
 }
 
@@ -471,6 +482,11 @@ mod tests {
         assert_eq!(
             reason(br#"{"driver_id": 1, "ts": "2024-01-01 soon"}"#),
             Some(RejectReason::BadTimestamp)
+        );
+        // pandas' missing time: null.
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": "NaT"}"#),
+            Some(RejectReason::MissingTimestamp)
         );
         // Naive ISO text (what Feast's clients send) is UTC.
         assert_eq!(
