@@ -52,7 +52,7 @@ impl OnlineBody {
 }
 
 #[utoipa::path(post, path = "/get-online-features", request_body = OnlineBody,
-    responses((status = 200, description = "The latest values, Feast's shape", body = OnlineResponse), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "The latest values, Feast's shape", body = OnlineResponse), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 404, description = "An unknown feature view or feature service", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn get_online_features(
     State(state): State<AppState>,
     body: Bytes,

@@ -11,7 +11,7 @@ use crate::error::{ApiError, parse_json};
 use crate::state::AppState;
 
 #[utoipa::path(post, path = "/push", request_body = PushRequest,
-    responses((status = 200, description = "Rows written per view", body = PushOutcome), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "Rows written per view", body = PushOutcome), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 422, description = "An unknown push source", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn push(
     State(state): State<AppState>,
     body: Bytes,
