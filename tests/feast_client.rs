@@ -72,5 +72,8 @@ fn feasts_client_works_against_quiver_unchanged() {
         "Feast's client failed against quiver:\n{stdout}\n{stderr}"
     );
     let last = stdout.lines().last().unwrap_or_default();
-    assert!(last.starts_with("ok: ") && last.ends_with(" checks"), "{stdout}");
+    assert!(
+        last.starts_with("ok: ") && last.ends_with(" checks"),
+        "{stdout}"
+    );
 }
