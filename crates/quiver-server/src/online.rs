@@ -62,6 +62,7 @@ pub async fn get_online_features(
         features,
         entities,
         full_feature_names,
+        answers: state.limits.answers,
     };
     let applied = state.applied()?;
     let now = quiver_online::now_us();

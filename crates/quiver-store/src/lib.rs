@@ -27,8 +27,8 @@ pub use ingest::{
 pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;
 pub use online::{
-    OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,
-    key_from_json,
+    FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value,
+    json_value, key_from_json,
 };
 pub use quiver_quality::checks::{CheckCount, add_counts};
 pub use quiver_registry::FeatureStatistics;

@@ -22,6 +22,31 @@ pub struct OnlineRequest {
     /// Join key columns: `{"driver_id": [1001, 1002]}`.
     pub entities: Map<String, Json>,
     pub full_feature_names: bool,
+    /// Where the answer may read as Feast's server answers instead.
+    pub answers: FeastAnswers,
+}
+
+/// How lookups answer where quiver deliberately differs from Feast's server
+/// (both off: quiver's answers). A Feast user who relies on Feast's may switch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeastAnswers {
+    /// A value older than its view's TTL reads `PRESENT` with the value, as
+    /// Feast serves it, instead of `OUTSIDE_MAX_AGE` with null.
+    pub expired_as_present: bool,
+    /// A float32 value prints as the double it widens to (`0.12189999967813492`),
+    /// as Feast prints it, instead of its shortest text (`0.1219`).
+    pub float32_as_double: bool,
+}
+
+impl FeastAnswers {
+    fn json(self, value: &quiver_online::Value) -> Json {
+        match value {
+            quiver_online::Value::Float32(v) if self.float32_as_double => {
+                serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number)
+            }
+            other => json_value(other),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -133,7 +158,11 @@ impl FeatureStore {
                 .map(|&i| ReadView {
                     view: views[i].view.name().to_string(),
                     features: views[i].features.iter().map(|(f, _)| f.clone()).collect(),
-                    ttl: views[i].view.view.ttl,
+                    ttl: views[i]
+                        .view
+                        .view
+                        .ttl
+                        .filter(|_| !request.answers.expired_as_present),
                 })
                 .collect();
             let values = online.read(&keys, &reads, now_us).await?;
@@ -168,9 +197,11 @@ impl FeatureStore {
                 };
                 for per_key in answer {
                     let read = &per_key[0];
-                    result
-                        .values
-                        .push(read.values.get(index).map_or(Json::Null, json_value));
+                    result.values.push(
+                        read.values
+                            .get(index)
+                            .map_or(Json::Null, |v| request.answers.json(v)),
+                    );
                     result.statuses.push(read.status);
                     result
                         .event_timestamps
