@@ -271,6 +271,33 @@ def main():
     check("the naive push reads back", answer.status_code == 200
           and answer.json()["results"][1]["values"] == [1000], answer.text)
 
+    # The deliberate differences (README "Coming from Feast"), as they stand.
+    stale = pd.DataFrame({
+        "driver_id": [7005], "event_timestamp": [t - timedelta(days=3)], "created": [t],
+        "conv_rate": [0.375], "acc_rate": [0.5], "avg_daily_trips": [5],
+    })
+    for store in (remote, local):
+        store.write_to_online_store("driver_hourly_stats", stale)
+    call = dict(features=driver_features[:1], entity_rows=[{"driver_id": 7005}])
+    quiver_stale = remote.get_online_features(**call)
+    feast_stale = local.get_online_features(**call)
+    check("difference: past its TTL quiver answers null, Feast the stale value",
+          quiver_stale.to_dict()["conv_rate"] == [None]
+          and np.float32(feast_stale.to_dict()["conv_rate"][0]) == np.float32(0.375),
+          f"{quiver_stale.to_dict()} {feast_stale.to_dict()}")
+    older = pd.DataFrame({
+        "driver_id": [7001], "event_timestamp": [t - timedelta(hours=1)], "created": [t],
+        "conv_rate": [0.875], "acc_rate": [0.5], "avg_daily_trips": [5],
+    })
+    for store in (remote, local):
+        store.write_to_online_store("driver_hourly_stats", older)
+    call = dict(features=driver_features[:1], entity_rows=[{"driver_id": 7001}])
+    quiver_older = remote.get_online_features(**call).to_dict()["conv_rate"]
+    feast_older = local.get_online_features(**call).to_dict()["conv_rate"]
+    check("difference: an older write is dropped by quiver, overwrites in Feast",
+          quiver_older == [0.25] and np.float32(feast_older[0]) == np.float32(0.875),
+          f"quiver {quiver_older}, feast {feast_older}")
+
     print(f"ok: {len(CHECKS)} checks")
 
 
