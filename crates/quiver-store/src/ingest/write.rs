@@ -90,3 +90,56 @@ impl FeatureStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn feasts_write_request_is_read_in_full() {
+        // What feast 0.67's remote online store posts.
+        let request: WriteRequest = serde_json::from_value(json!({
+            "feature_view_name": "driver_hourly_stats",
+            "df": {"driver_id": [1001], "conv_rate": [0.5], "event_timestamp": ["2024-01-01T00:00:00"], "created": [null]},
+            "allow_registry_cache": false,
+        }))
+        .unwrap();
+        assert_eq!(request.feature_view_name, "driver_hourly_stats");
+        assert_eq!(request.allow_registry_cache, Some(false));
+        // Feast's documented curl body.
+        let request: WriteRequest = serde_json::from_value(json!({
+            "feature_view_name": "v", "df": {}, "allow_registry_cache": true, "transform_on_write": true,
+        }))
+        .unwrap();
+        assert_eq!(request.transform_on_write, Some(true));
+        let error = serde_json::from_value::<WriteRequest>(
+            json!({"feature_view_name": "v", "df": {}, "to": "online"}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("unknown field `to`"), "{error}");
+        let error = serde_json::from_value::<WriteRequest>(json!({"df": {}}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("missing field `feature_view_name`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn feasts_push_request_is_read_in_full() {
+        let request: super::super::PushRequest = serde_json::from_value(json!({
+            "push_source_name": "driver_stats_push",
+            "df": {"driver_id": [1001]},
+            "to": "online_and_offline",
+            "allow_registry_cache": true,
+            "transform_on_write": false,
+        }))
+        .unwrap();
+        assert_eq!(request.to, WriteTarget::OnlineAndOffline);
+        assert_eq!(request.transform_on_write, Some(false));
+    }
+}
