@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::DateTime;
 use quiver_offline::TimeWindow;
 use quiver_offline::parse_timestamp;
@@ -105,16 +105,6 @@ pub struct MaterializeIncrementalBody {
     version: Option<String>,
 }
 
-/// Query parameters Feast's client may add: `?async=true` (and `force`),
-/// which quiver answers by running the materialization before it answers.
-#[derive(Debug, Deserialize)]
-pub struct MaterializeQuery {
-    #[serde(rename = "async")]
-    _async: Option<bool>,
-    #[serde(rename = "force")]
-    _force: Option<bool>,
-}
-
 /// Feast's `version`: quiver keeps one definition per view.
 fn no_version(version: Option<&str>) -> Result<(), ApiError> {
     match version {
@@ -126,14 +116,12 @@ fn no_version(version: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// `POST /materialize`: Feast's request (`start_ts`, `end_ts`, `feature_views`,
-/// `disable_event_timestamp`, ...).
+/// `disable_event_timestamp`, ...). Feast's `?async=true` and `?force=true`
+/// are ignored: the answer comes when the materialization is done.
 #[utoipa::path(post, path = "/materialize", request_body = MaterializeBody,
-    params(("async" = Option<bool>, Query, description = "Feast's flag; quiver runs the materialization before it answers"),
-        ("force" = Option<bool>, Query, description = "Feast's flag; ignored")),
     responses((status = 200, description = "One report per view", body = Vec<RunReport>), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 404, description = "An unknown feature view", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn materialize(
     State(state): State<AppState>,
-    _query: Query<MaterializeQuery>,
     body: Bytes,
 ) -> Result<Json<Vec<RunReport>>, ApiError> {
     let body: MaterializeBody = parse_json(&body)?;
@@ -164,12 +152,9 @@ pub async fn materialize(
 
 /// `POST /materialize-incremental`: Feast's request (`end_ts`, `feature_views`, ...).
 #[utoipa::path(post, path = "/materialize-incremental", request_body = MaterializeIncrementalBody,
-    params(("async" = Option<bool>, Query, description = "Feast's flag; quiver runs the materialization before it answers"),
-        ("force" = Option<bool>, Query, description = "Feast's flag; ignored")),
     responses((status = 200, description = "One report per view", body = Vec<RunReport>), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 404, description = "An unknown feature view", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn materialize_incremental(
     State(state): State<AppState>,
-    _query: Query<MaterializeQuery>,
     body: Bytes,
 ) -> Result<Json<Vec<RunReport>>, ApiError> {
     let body: MaterializeIncrementalBody = parse_json(&body)?;
