@@ -22,6 +22,8 @@
 #   QUIVER_TEST_VENV           use this Python venv (with scripts/requirements-test.txt
 #                              installed) instead of $HOME/.cache/quiver/venv-test
 #                              (created, and re-created when that file changes)
+#   QUIVER_TEST_FEAST_VENV     likewise for scripts/requirements-feast.txt (Feast's client)
+#                              instead of $HOME/.cache/quiver/venv-feast
 #   QUIVER_TEST_SERVICES_ONLY  =1: stop after the services and the venv are ensured (no cargo)
 #   QUIVER_TEST_WAIT_SECS      how long to wait for a service to become ready (30)
 #   CARGO_TARGET_DIR           default: $HOME/.cache/quiver/target (shared by clones)
@@ -411,49 +413,56 @@ ensure_kafka() {
 }
 
 # ---------------------------------------------------------------------------
-# Python test venv: the tools some end-to-end tests run (schemathesis and
-# openapi-spec-validator for tests/openapi.rs), pinned in
-# scripts/requirements-test.txt and installed from PyPI with pip. The venv is
-# kept between runs and re-created only when the requirements file changes
-# (a stamp file in the venv holds its hash).
+# Python test venvs: the tools some end-to-end tests run, pinned in a
+# requirements file each and installed from PyPI with pip. A venv is kept
+# between runs and re-created only when its requirements file changes (a stamp
+# file in the venv holds its hash).
+#   venv-test   scripts/requirements-test.txt   schemathesis, openapi-spec-validator (tests/openapi.rs)
+#   venv-feast  scripts/requirements-feast.txt  Feast's client, feast==0.67.0 (tests/feast_client.rs)
+# Feast has a venv of its own: its pins and schemathesis's need not agree.
 
-TEST_VENV_REQUIREMENTS="$REPO_ROOT/scripts/requirements-test.txt"
-
-ensure_test_venv() {
-    local venv stamp wanted log
-    if [[ -n ${QUIVER_TEST_VENV:-} ]]; then
-        [[ -x $QUIVER_TEST_VENV/bin/python ]] ||
-            die "test venv: QUIVER_TEST_VENV=$QUIVER_TEST_VENV has no bin/python; unset it to create $STATE_DIR/venv-test"
-        echo "test venv: using QUIVER_TEST_VENV=$QUIVER_TEST_VENV"
+# ensure_venv NAME REQUIREMENTS VAR: makes $STATE_DIR/NAME from REQUIREMENTS
+# (unless VAR names a venv already) and exports VAR.
+ensure_venv() {
+    local name=$1 requirements=$2 var=$3 venv stamp wanted log
+    if [[ -n ${!var:-} ]]; then
+        [[ -x ${!var}/bin/python ]] ||
+            die "$name: $var=${!var} has no bin/python; unset it to create $STATE_DIR/$name"
+        echo "$name: using $var=${!var}"
         return
     fi
-    venv="$STATE_DIR/venv-test"
+    venv="$STATE_DIR/$name"
     stamp="$venv/.requirements.sha256"
-    wanted=$(sha256sum "$TEST_VENV_REQUIREMENTS" | cut -d' ' -f1)
+    wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
     if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$wanted" ]]; then
-        echo "test venv: up to date ($venv)"
+        echo "$name: up to date ($venv)"
     else
         have python3 || apt_install python3 python3-venv ||
-            die "test venv: python3 is not installed and could not be (apt-get install python3 python3-venv)"
+            die "$name: python3 is not installed and could not be (apt-get install python3 python3-venv)"
         python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv ||
-            die "test venv: python3 has no venv module (apt-get install python3-venv)"
+            die "$name: python3 has no venv module (apt-get install python3-venv)"
         mkdir -p "$STATE_DIR"
-        log="$STATE_DIR/venv-test-install.log"
-        echo "test venv: creating $venv from scripts/requirements-test.txt (log: $log)" >&2
+        log="$STATE_DIR/$name-install.log"
+        echo "$name: creating $venv from ${requirements#"$REPO_ROOT/"} (log: $log)" >&2
         rm -rf "$venv"
         if ! {
             python3 -m venv "$venv" &&
                 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-                    -r "$TEST_VENV_REQUIREMENTS"
+                    -r "$requirements"
         } >"$log" 2>&1; then
             tail -n 20 "$log" >&2
             rm -rf "$venv"
-            die "test venv: installing scripts/requirements-test.txt failed (log: $log); PyPI must be reachable, or set QUIVER_TEST_VENV to a venv that has them"
+            die "$name: installing ${requirements#"$REPO_ROOT/"} failed (log: $log); PyPI must be reachable, or set $var to a venv that has them"
         fi
         echo "$wanted" >"$stamp"
-        echo "test venv: created $venv"
+        echo "$name: created $venv"
     fi
-    export QUIVER_TEST_VENV=$venv
+    export "$var=$venv"
+}
+
+ensure_test_venv() {
+    ensure_venv venv-test "$REPO_ROOT/scripts/requirements-test.txt" QUIVER_TEST_VENV
+    ensure_venv venv-feast "$REPO_ROOT/scripts/requirements-feast.txt" QUIVER_TEST_FEAST_VENV
 }
 
 # ---------------------------------------------------------------------------

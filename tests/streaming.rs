@@ -811,10 +811,6 @@ async fn push_to_each_target() {
     for (body, needle) in [
         (bad_row, "row 1: wrong_type"),
         (
-            json!({"push_source_name": "nope", "df": {"driver_id": [1]}}),
-            "unknown push source `nope`",
-        ),
-        (
             json!({"push_source_name": "driver_stats_source", "df": {"driver_id": [1]}}),
             "not a push source",
         ),
@@ -835,6 +831,18 @@ async fn push_to_each_target() {
             "expected `{needle}` in `{message}`"
         );
     }
+    // An unknown push source is 422, as Feast's server answers it.
+    let (status, answer) = post(
+        &client,
+        &url,
+        &json!({"push_source_name": "nope", "df": {"driver_id": [1]}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["error"]["message"], "unknown push source `nope`",
+        "{answer}"
+    );
     assert_eq!(online_trips(8004).await, Value::Null);
     assert_eq!(repo.offline_rows(PUSH_VIEW).len(), 2);
 }

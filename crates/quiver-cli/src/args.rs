@@ -160,6 +160,14 @@ pub struct ServeArgs {
     /// Refuse push requests with more rows than this.
     #[arg(long, default_value_t = 100_000)]
     pub max_push_rows: usize,
+    /// Online lookups answer a value older than its view's TTL as PRESENT
+    /// with the value, as Feast's server does (default: OUTSIDE_MAX_AGE and null).
+    #[arg(long)]
+    pub expired_as_present: bool,
+    /// Online lookups print float32 values as the double they widen to
+    /// (0.12189999967813492), as Feast's server does (default: shortest text, 0.1219).
+    #[arg(long)]
+    pub float32_as_double: bool,
     /// Refuse request bodies larger than this many bytes.
     #[arg(long, default_value_t = 256 << 20)]
     pub max_body_bytes: usize,

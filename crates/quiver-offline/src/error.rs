@@ -48,6 +48,13 @@ pub enum OfflineError {
     /// The request itself is wrong (unknown feature, bad entity frame, over a limit).
     #[error("{0}")]
     Request(String),
+    /// The request names a definition that is not applied.
+    #[error("{message}")]
+    NotFound {
+        kind: quiver_core::ObjectKind,
+        name: String,
+        message: String,
+    },
     #[error("query engine: {0}")]
     Engine(#[from] datafusion::error::DataFusionError),
     #[error("arrow: {0}")]
@@ -69,6 +76,7 @@ impl OfflineError {
         matches!(
             self,
             OfflineError::Request(_)
+                | OfflineError::NotFound { .. }
                 | OfflineError::CheckFailed(_)
                 | OfflineError::TypeMismatch { .. }
                 | OfflineError::MissingColumn { .. }

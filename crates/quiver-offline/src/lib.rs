@@ -40,4 +40,4 @@ pub use store::{
 pub use stream_files::{CompactScope, STREAM_FILES_PER_DAY, push_id};
 pub use types::{arrow_type_fits, postgres_type_fits};
 pub use view_schema::{CREATED_TS, EVENT_TS, ViewSchema, arrow_type, timestamp_type};
-pub use window::{TimeWindow, parse_timestamp};
+pub use window::{TimeWindow, parse_instant, parse_timestamp};

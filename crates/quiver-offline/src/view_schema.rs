@@ -53,7 +53,11 @@ impl ViewSchema {
     pub fn new(repo: &RepoSpec, view_name: &str) -> Result<Self, OfflineError> {
         let view = repo
             .feature_view(view_name)
-            .ok_or_else(|| OfflineError::Request(format!("unknown feature view `{view_name}`")))?
+            .ok_or_else(|| OfflineError::NotFound {
+                kind: quiver_core::ObjectKind::FeatureView,
+                name: view_name.to_string(),
+                message: format!("unknown feature view `{view_name}`"),
+            })?
             .clone();
         let source = repo
             .source(&view.source)

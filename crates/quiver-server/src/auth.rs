@@ -15,7 +15,9 @@ pub(crate) fn required_scope(route: &str) -> Option<Scope> {
     match route {
         "/get-online-features" => Some(Scope::ReadOnline),
         "/get-historical-features" | "/stats" | "/drift" => Some(Scope::ReadOffline),
-        "/push" | "/materialize" | "/materialize-incremental" => Some(Scope::Write),
+        "/push" | "/write-to-online-store" | "/materialize" | "/materialize-incremental" => {
+            Some(Scope::Write)
+        }
         _ => None,
     }
 }
@@ -51,6 +53,7 @@ pub async fn require_token(
             } else {
                 "this server needs `Authorization: Bearer <token>`".into()
             },
+            missing: None,
         }
         .into_response();
         response.headers_mut().insert(
@@ -69,6 +72,7 @@ pub async fn require_token(
                 "token `{}` lacks the `{scope}` scope that {route} needs",
                 token.name
             ),
+            missing: None,
         }
         .into_response();
     }

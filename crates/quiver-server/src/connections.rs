@@ -402,6 +402,7 @@ fn body_timed_out(limit: Duration) -> Response<Body> {
             "the request body did not arrive within {} (`quiver serve --body-timeout`)",
             humanize(limit)
         ),
+        missing: None,
     }
     .into_response();
     response

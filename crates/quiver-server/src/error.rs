@@ -4,6 +4,7 @@ use crate::openapi::{ErrorBody, ErrorDetail};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use quiver_core::ObjectKind;
 use quiver_store::{ErrorClass, StoreError};
 
 #[derive(Debug)]
@@ -11,7 +12,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// What kind of definition the request named that is not applied, when
+    /// that is the error (Feast's client raises a typed exception for it).
+    pub missing: Option<ObjectKind>,
 }
+
+/// The response extension that carries [`ApiError::missing`] to the layers.
+#[derive(Debug, Clone, Copy)]
+pub struct Missing(pub ObjectKind);
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -19,6 +27,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
             message: message.into(),
+            missing: None,
         }
     }
 
@@ -27,6 +36,7 @@ impl ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "unsupported_media_type",
             message: message.into(),
+            missing: None,
         }
     }
 
@@ -35,12 +45,27 @@ impl ApiError {
             status: StatusCode::NOT_ACCEPTABLE,
             code: "not_acceptable",
             message: message.into(),
+            missing: None,
         }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        // Feast's statuses: 404 for an unknown view or service, 422 for an
+        // unknown push source.
+        if let Some((kind, _)) = error.not_found() {
+            let status = match kind {
+                ObjectKind::Source => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::NOT_FOUND,
+            };
+            return Self {
+                status,
+                code: "not_found",
+                message: error.to_string(),
+                missing: Some(kind),
+            };
+        }
         let (status, code) = match error.class() {
             ErrorClass::User => (StatusCode::BAD_REQUEST, "bad_request"),
             ErrorClass::Conflict => (StatusCode::CONFLICT, "conflict"),
@@ -54,6 +79,7 @@ impl From<StoreError> for ApiError {
             status,
             code,
             message: error.to_string(),
+            missing: None,
         }
     }
 }
@@ -66,7 +92,7 @@ impl From<quiver_offline::OfflineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: ErrorDetail {
@@ -75,7 +101,11 @@ impl IntoResponse for ApiError {
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(kind) = self.missing {
+            response.extensions_mut().insert(Missing(kind));
+        }
+        response
     }
 }
 

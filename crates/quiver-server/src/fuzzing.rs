@@ -5,13 +5,13 @@
 use quiver_core::{ScalarType, ValueType};
 use quiver_offline::pit::{ENTITY_TIMESTAMP, EntityFrame};
 use quiver_offline::{TimeWindow, parse_timestamp};
-use quiver_store::{PushRequest, key_from_json};
+use quiver_store::{PushRequest, WriteRequest, key_from_json};
 use serde_json::{Map, Value};
 
 use crate::entities_json::entities_from_json;
 use crate::error::parse_json;
 use crate::historical::HistoricalParams;
-use crate::online::{MaterializeBody, OnlineBody};
+use crate::online::{MaterializeBody, MaterializeIncrementalBody, OnlineBody};
 use crate::state::Limits;
 
 /// The join key types an online lookup decodes entity values as.
@@ -24,8 +24,9 @@ const KEY_TYPES: [ScalarType; 4] = [
 
 /// Decodes `data` as the JSON body of every route that takes one, each as its
 /// handler does before it needs the store: `/get-online-features`, `/push`,
-/// `/get-historical-features` (its entity columns into the entity frame) and
-/// `/materialize` (its timestamps into a window). A 400 is expected; a panic is
+/// `/write-to-online-store`, `/get-historical-features` (its entity columns
+/// into the entity frame) and `/materialize` and `/materialize-incremental`
+/// (their timestamps into a window). A 400 is expected; a panic is
 /// a bug.
 pub fn api_requests(data: &[u8]) {
     // The handlers' bodies keep their fields private; what a handler reads next
@@ -39,6 +40,10 @@ pub fn api_requests(data: &[u8]) {
     }
 
     if let Ok(request) = parse_json::<PushRequest>(data) {
+        let _ = request.df.values().find_map(Value::as_array).map(Vec::len);
+    }
+
+    if let Ok(request) = parse_json::<WriteRequest>(data) {
         let _ = request.df.values().find_map(Value::as_array).map(Vec::len);
     }
 
@@ -61,7 +66,8 @@ pub fn api_requests(data: &[u8]) {
         }
     }
 
-    if parse_json::<MaterializeBody>(data).is_ok()
+    if (parse_json::<MaterializeBody>(data).is_ok()
+        || parse_json::<MaterializeIncrementalBody>(data).is_ok())
         && let Some(fields) = fields()
     {
         let time = |name: &str| {

@@ -68,6 +68,7 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Stri
     responses((status = 200, description = "The training set, in the format `Accept` asks for",
         content((Vec<Object> = "application/json"), (crate::openapi::Binary = "application/vnd.apache.arrow.stream"), (crate::openapi::Binary = "application/vnd.apache.parquet"))),
         (status = 400, description = "A bad request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "An unknown feature view or feature service", body = crate::openapi::ErrorBody),
         (status = 409, description = "`save_as` names a dataset already saved (or saved by a concurrent request first)", body = crate::openapi::ErrorBody),
         (status = 406, description = "`Accept` names no format the server writes", body = crate::openapi::ErrorBody),
         (status = 415, description = "`Content-Type` names no format the server reads", body = crate::openapi::ErrorBody),

@@ -35,6 +35,7 @@ pub async fn json_errors(response: Response) -> Response {
         status,
         code: code_of(status),
         message,
+        missing: None,
     };
     let rewritten = error.into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -66,6 +67,7 @@ pub async fn not_found() -> ApiError {
         status: StatusCode::NOT_FOUND,
         code: "not_found",
         message: "no such route (GET /openapi.json lists them)".to_string(),
+        missing: None,
     }
 }
 

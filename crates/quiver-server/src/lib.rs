@@ -7,6 +7,7 @@ mod body;
 mod connections;
 mod entities_json;
 mod error;
+mod feast_errors;
 #[doc(hidden)]
 pub mod fuzzing;
 mod health;
@@ -32,6 +33,7 @@ use quiver_store::{FeatureStore, IngestStats};
 
 pub use connections::ConnectionLimits;
 pub use error::ApiError;
+pub use feast_errors::{ERROR_FORMAT, FEAST_ROUTES};
 pub use historical::{ARROW_FILE, ARROW_STREAM, JSON, PARQUET};
 pub use metrics::Metrics;
 pub use observe::REQUEST_ID;
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             post(online::materialize_incremental),
         )
         .route("/push", post(push::push))
+        .route("/write-to-online-store", post(push::write_to_online_store))
         .route("/ingest-stats", get(push::ingest_stats))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
@@ -78,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(json_errors::json_errors))
         .layer(axum::middleware::from_fn(panics::catch_panics))
+        // Outermost: Feast's client reads every error of its routes in its dialect.
+        .layer(axum::middleware::from_fn(feast_errors::feast_errors))
         .with_state(state)
 }
 

@@ -59,6 +59,7 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
         crate::online::materialize_incremental,
         crate::historical::get_historical_features,
         crate::push::push,
+        crate::push::write_to_online_store,
         crate::push::ingest_stats,
         crate::quality::stats,
         crate::quality::drift,

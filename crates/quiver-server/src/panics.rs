@@ -24,6 +24,7 @@ pub async fn catch_panics(request: Request, next: Next) -> Response {
                 code: "internal",
                 message: "internal error: the request stopped on a panic (see the server's log)"
                     .into(),
+                missing: None,
             }
             .into_response()
         }

@@ -52,6 +52,7 @@ pub async fn stats(
                 params.view,
                 params.source.as_str()
             ),
+            missing: None,
         });
     }
     Ok(Json(stats))
@@ -71,7 +72,8 @@ pub struct DriftParams {
 
 #[utoipa::path(get, path = "/drift", params(DriftParams), responses(
     (status = 200, description = "Per feature the metrics (PSI and KS, or chi-square and PSI), their thresholds and verdicts, and `drifted`"),
-    (status = 400, description = "A bad request", body = crate::openapi::ErrorBody)))]
+    (status = 400, description = "A bad request", body = crate::openapi::ErrorBody),
+    (status = 404, description = "An unknown feature view", body = crate::openapi::ErrorBody)))]
 pub async fn drift(
     State(state): State<AppState>,
     Query(params): Query<DriftParams>,

@@ -5,7 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use quiver_store::{Applied, FeatureStore, IngestStats};
+use quiver_store::{Applied, FeastAnswers, FeatureStore, IngestStats};
 
 use crate::connections::ConnectionLimits;
 use crate::error::ApiError;
@@ -23,6 +23,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Open connections and their timeouts.
     pub connections: ConnectionLimits,
+    /// Online answers in Feast's way where quiver's differ (`--expired-as-present`,
+    /// `--float32-as-double`).
+    pub answers: FeastAnswers,
 }
 
 impl Default for Limits {
@@ -33,6 +36,7 @@ impl Default for Limits {
             max_push_rows: 100_000,
             max_body_bytes: 256 << 20,
             connections: ConnectionLimits::default(),
+            answers: FeastAnswers::default(),
         }
     }
 }

@@ -14,9 +14,16 @@ pub enum StoreError {
     Offline(#[from] OfflineError),
     #[error(transparent)]
     Online(#[from] quiver_online::OnlineError),
-    /// The request is wrong: an unknown view, a name already taken, nothing applied.
+    /// The request is wrong: a name already taken, nothing applied, bad values.
     #[error("{0}")]
     Request(String),
+    /// The request names a definition that is not applied.
+    #[error("{message}")]
+    NotFound {
+        kind: quiver_core::ObjectKind,
+        name: String,
+        message: String,
+    },
     /// A bug or a crashed task: not the caller's fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -39,7 +46,9 @@ pub enum ErrorClass {
 impl StoreError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            StoreError::Config(_) | StoreError::Request(_) => ErrorClass::User,
+            StoreError::Config(_) | StoreError::Request(_) | StoreError::NotFound { .. } => {
+                ErrorClass::User
+            }
             StoreError::Registry(RegistryError::Conflict(_)) => ErrorClass::Conflict,
             StoreError::Registry(e) if e.is_unavailable() => ErrorClass::Unavailable,
             StoreError::Offline(e) if e.is_user_error() => ErrorClass::User,
@@ -47,6 +56,20 @@ impl StoreError {
             StoreError::Online(e) if e.is_user_error() => ErrorClass::User,
             StoreError::Online(e) if e.is_unavailable() => ErrorClass::Unavailable,
             _ => ErrorClass::Internal,
+        }
+    }
+}
+
+impl StoreError {
+    /// The kind and name of the unknown definition the request named, if that
+    /// is what is wrong with it.
+    pub fn not_found(&self) -> Option<(quiver_core::ObjectKind, &str)> {
+        match self {
+            StoreError::NotFound { kind, name, .. }
+            | StoreError::Offline(OfflineError::NotFound { kind, name, .. }) => {
+                Some((*kind, name.as_str()))
+            }
+            _ => None,
         }
     }
 }

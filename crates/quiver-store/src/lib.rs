@@ -21,13 +21,14 @@ pub use drift::{Baseline, DriftReport, parse_window};
 pub use error::{ErrorClass, Result, StoreError};
 pub use ingest::{
     DEFAULT_STREAM_WINDOW, IngestSnapshot, IngestStats, IngestView, PushOutcome, PushRequest,
-    RejectReason, Rejected, RowDecoder, RowsWritten, StatsSource, StreamPath, WriteTarget,
+    RejectReason, Rejected, RowDecoder, RowsWritten, StatsSource, StreamPath, WriteRequest,
+    WriteTarget,
 };
 pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;
 pub use online::{
-    OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value, json_value,
-    key_from_json,
+    FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value,
+    json_value, key_from_json,
 };
 pub use quiver_quality::checks::{CheckCount, add_counts};
 pub use quiver_registry::FeatureStatistics;

@@ -137,10 +137,14 @@ impl Applied {
                     .iter()
                     .map(|v| v.name.as_str())
                     .collect();
-                return Err(StoreError::Request(format!(
-                    "unknown feature view `{name}` (registered views: {})",
-                    known.join(", ")
-                )));
+                return Err(StoreError::NotFound {
+                    kind: quiver_core::ObjectKind::FeatureView,
+                    name: name.clone(),
+                    message: format!(
+                        "unknown feature view `{name}` (registered views: {})",
+                        known.join(", ")
+                    ),
+                });
             }
         }
         Ok(names.to_vec())

@@ -146,6 +146,7 @@ async fn assert_consistent(store: &FeatureStore, start: DateTime<Utc>, t: DateTi
         features: FeatureSelection::Features(features.clone()),
         entities,
         full_feature_names: true,
+        answers: Default::default(),
     };
     let online = store
         .get_online_features(&applied, &online_request, t.timestamp_micros(), 10_000)

@@ -34,6 +34,7 @@ pub async fn run(global: &GlobalArgs, args: &OnlineArgs) -> CliResult {
         features,
         entities,
         full_feature_names: args.full_feature_names,
+        answers: Default::default(),
     };
     let now = quiver_online::now_us();
     let response = store

@@ -34,6 +34,10 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
             body_timeout: args.body_timeout,
             idle_timeout: args.idle_timeout,
         },
+        answers: quiver_store::FeastAnswers {
+            expired_as_present: args.expired_as_present,
+            float32_as_double: args.float32_as_double,
+        },
     };
     let addr = SocketAddr::new(args.host, args.port);
     let serve_error = |e: std::io::Error| {

@@ -1,7 +1,7 @@
 //! Which views and features a training-set request reads, and what the output
 //! columns are called.
 
-use quiver_core::RepoSpec;
+use quiver_core::{ObjectKind, RepoSpec};
 
 use crate::error::{OfflineError, Result};
 use crate::view_schema::ViewSchema;
@@ -35,7 +35,11 @@ pub fn resolve(
             .feature_services
             .iter()
             .find(|s| &s.name == name)
-            .ok_or_else(|| OfflineError::Request(format!("unknown feature service `{name}`")))?
+            .ok_or_else(|| OfflineError::NotFound {
+                kind: ObjectKind::FeatureService,
+                name: name.clone(),
+                message: format!("unknown feature service `{name}`"),
+            })?
             .features
             .clone(),
     };
@@ -48,11 +52,15 @@ pub fn resolve(
             Some((v, f)) => (v, Some(f)),
             None => (reference.as_str(), None),
         };
-        let spec = repo.feature_view(view_name).ok_or_else(|| {
-            OfflineError::Request(format!(
-                "unknown feature view `{view_name}` in `{reference}` (write view:feature)"
-            ))
-        })?;
+        let spec = repo
+            .feature_view(view_name)
+            .ok_or_else(|| OfflineError::NotFound {
+                kind: ObjectKind::FeatureView,
+                name: view_name.to_string(),
+                message: format!(
+                    "unknown feature view `{view_name}` in `{reference}` (write view:feature)"
+                ),
+            })?;
         let names: Vec<String> = match feature {
             Some(f) if spec.feature(f).is_some() => vec![f.to_string()],
             Some(f) => {

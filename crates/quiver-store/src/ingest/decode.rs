@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use chrono::DateTime;
 use quiver_core::ranges::{self, TIMESTAMP_RANGE};
 use quiver_core::{FeatureViewSpec, JoinKey, ScalarType, SourceSpec, ValueType};
 use quiver_online::{EntityKey, OnlineRow, Value};
@@ -111,6 +110,32 @@ impl RowDecoder {
         }
     }
 
+    /// Reads records that name the view's own join keys and features (no
+    /// source mapping), with the times in `timestamp_field` and
+    /// `created_timestamp_field`: Feast's `write-to-online-store` rows.
+    pub fn by_name(
+        view: &FeatureViewSpec,
+        keys: &[JoinKey],
+        timestamp_field: &str,
+        created_timestamp_field: Option<&str>,
+    ) -> Self {
+        let field = |name: &str, dtype: ValueType| Field {
+            name: name.to_string(),
+            column: name.to_string(),
+            dtype,
+        };
+        RowDecoder {
+            keys: keys.iter().map(|k| field(&k.name, k.dtype)).collect(),
+            features: view
+                .features
+                .iter()
+                .map(|f| field(&f.name, f.dtype))
+                .collect(),
+            timestamp_field: timestamp_field.to_string(),
+            created_timestamp_field: created_timestamp_field.map(str::to_string),
+        }
+    }
+
     /// A message's bytes as a row. `created_us` is the row's created time when
     /// the source maps none (the Kafka message timestamp, stable across replays).
     pub fn decode_bytes(
@@ -150,8 +175,8 @@ impl RowDecoder {
         }
         let key = EntityKey::new(pairs)
             .map_err(|e| Rejected::new(RejectReason::WrongType, e.to_string()))?;
-        let event_ts = match record.get(&self.timestamp_field) {
-            None | Some(Json::Null) => {
+        let event_ts = match time_field(record, &self.timestamp_field) {
+            None => {
                 return Err(Rejected::new(
                     RejectReason::MissingTimestamp,
                     format!(
@@ -163,8 +188,8 @@ impl RowDecoder {
             Some(raw) => timestamp(raw, &self.timestamp_field)?,
         };
         let created_ts = match &self.created_timestamp_field {
-            Some(field) => match record.get(field) {
-                None | Some(Json::Null) => None,
+            Some(field) => match time_field(record, field) {
+                None => None,
                 Some(raw) => Some(timestamp(raw, field)?),
             },
             None => created_us,
@@ -183,6 +208,17 @@ impl RowDecoder {
             created_ts,
             values,
         })
+    }
+}
+
+/// A time field of `record`, `None` when absent or null. pandas writes a
+/// missing time as the text `NaT` (Feast's client sends its frames so), which
+/// is null too.
+fn time_field<'a>(record: &'a Map<String, Json>, field: &str) -> Option<&'a Json> {
+    match record.get(field) {
+        None | Some(Json::Null) => None,
+        Some(Json::String(text)) if text.trim() == "NaT" => None,
+        Some(raw) => Some(raw),
     }
 }
 
@@ -285,8 +321,9 @@ fn scalar_value(raw: &Json, scalar: ScalarType, field: &Field) -> Result<Option<
     })
 }
 
-/// RFC 3339 text (any offset, converted to UTC) or a number of seconds since
-/// the Unix epoch, as UTC microseconds inside the supported range.
+/// RFC 3339 text (any offset, converted to UTC), ISO 8601 text without a zone
+/// (read as UTC, as Feast's clients send it) or a number of seconds since the
+/// Unix epoch, as UTC microseconds inside the supported range.
 fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
     let bad = |why: String| {
         Rejected::new(
@@ -295,8 +332,8 @@ fn timestamp(raw: &Json, field: &str) -> Result<i64, Rejected> {
         )
     };
     let us = match raw {
-        Json::String(text) => DateTime::parse_from_rfc3339(text.trim())
-            .map_err(|e| bad(format!("`{text}` is not RFC 3339 with an offset ({e})")))?
+        Json::String(text) => quiver_offline::parse_instant(text)
+            .map_err(bad)?
             .timestamp_micros(),
         Json::Number(n) => {
             let seconds = n
@@ -443,8 +480,20 @@ mod tests {
             Some(RejectReason::MissingTimestamp)
         );
         assert_eq!(
-            reason(br#"{"driver_id": 1, "ts": "2024-01-01 00:00:00"}"#),
+            reason(br#"{"driver_id": 1, "ts": "2024-01-01 soon"}"#),
             Some(RejectReason::BadTimestamp)
+        );
+        // pandas' missing time: null.
+        assert_eq!(
+            reason(br#"{"driver_id": 1, "ts": "NaT"}"#),
+            Some(RejectReason::MissingTimestamp)
+        );
+        // Naive ISO text (what Feast's clients send) is UTC.
+        assert_eq!(
+            decoder()
+                .decode_bytes(br#"{"driver_id": 1, "ts": "2024-01-01 00:00:00.5"}"#, None)
+                .map(|row| row.event_ts),
+            Ok(1_704_067_200_500_000)
         );
         assert_eq!(
             reason(br#"{"driver_id": 1, "ts": 1e300}"#),

@@ -6,6 +6,7 @@ mod push;
 mod stats;
 mod to_arrow;
 mod windows;
+mod write;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub use push::{PushOutcome, PushRequest};
 pub use stats::{IngestSnapshot, IngestStats};
 pub(crate) use windows::StreamWindows;
 pub use windows::{DEFAULT_STREAM_WINDOW, StatsSource, StreamPath};
+pub use write::WriteRequest;
 
 use quiver_quality::checks::{CheckCount, CheckTally, ViewChecks, add_counts};
 

@@ -31,6 +31,10 @@ pub struct PushRequest {
     /// Feast's flag; quiver always reads the current registry.
     #[serde(default)]
     pub allow_registry_cache: Option<bool>,
+    /// Feast's flag for on-demand transformations, which quiver does not have:
+    /// accepted and ignored.
+    #[serde(default)]
+    pub transform_on_write: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -74,7 +78,11 @@ impl FeatureStore {
         let source = applied
             .spec
             .source(name)
-            .ok_or_else(|| StoreError::Request(format!("unknown push source `{name}`")))?;
+            .ok_or_else(|| StoreError::NotFound {
+                kind: quiver_core::ObjectKind::Source,
+                name: name.clone(),
+                message: format!("unknown push source `{name}`"),
+            })?;
         if source.kind != SourceKind::Push {
             return Err(StoreError::Request(format!(
                 "source `{name}` is a {} source, not a push source",
@@ -96,10 +104,21 @@ impl FeatureStore {
             )));
         }
         let records = records(&request.df)?;
+        self.write_records(&views, &records, request.to).await
+    }
+
+    /// Decodes `records` for every view, judges them with each view's checks,
+    /// and only then writes them to `to`: all or nothing before the first write.
+    pub(crate) async fn write_records(
+        &self,
+        views: &[IngestView],
+        records: &[Map<String, Json>],
+        to: WriteTarget,
+    ) -> Result<PushOutcome> {
         let received = now_us();
         let decoded = views
             .iter()
-            .map(|view| decode_all(view, &records, received))
+            .map(|view| decode_all(view, records, received))
             .collect::<Result<Vec<_>>>()?;
         let mut outcome = PushOutcome {
             rows: records.len(),
@@ -119,10 +138,8 @@ impl FeatureStore {
         }
         for (view, checked) in views.iter().zip(checked) {
             let origin = FileOrigin::Push { id: push_id() };
-            let written = self
-                .write_rows(view, &checked.rows, request.to, origin)
-                .await?;
-            if request.to.offline() {
+            let written = self.write_rows(view, &checked.rows, to, origin).await?;
+            if to.offline() {
                 self.compact_stream_files(view, quiver_offline::CompactScope::Pushes)
                     .await?;
             }
@@ -146,7 +163,7 @@ impl FeatureStore {
 }
 
 /// The columns of `df` as one record per row.
-fn records(df: &Map<String, Json>) -> Result<Vec<Map<String, Json>>> {
+pub(crate) fn records(df: &Map<String, Json>) -> Result<Vec<Map<String, Json>>> {
     let mut len = None;
     for (column, values) in df {
         let Json::Array(values) = values else {

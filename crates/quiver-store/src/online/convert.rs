@@ -64,13 +64,12 @@ pub fn key_from_json(value: &serde_json::Value, dtype: ValueType) -> Result<Valu
     let wrong = || format!("{value} is not a valid {dtype}");
     match (dtype, value) {
         (ValueType::Scalar(ScalarType::Int64), J::Number(n)) => {
-            n.as_i64().map(Value::Int64).ok_or_else(wrong)
+            integral(n).map(Value::Int64).ok_or_else(wrong)
         }
         (ValueType::Scalar(ScalarType::Int64), J::String(s)) => {
             s.parse().map(Value::Int64).map_err(|_| wrong())
         }
-        (ValueType::Scalar(ScalarType::Int32), J::Number(n)) => n
-            .as_i64()
+        (ValueType::Scalar(ScalarType::Int32), J::Number(n)) => integral(n)
             .and_then(|v| i32::try_from(v).ok())
             .map(Value::Int32)
             .ok_or_else(wrong),
@@ -84,6 +83,18 @@ pub fn key_from_json(value: &serde_json::Value, dtype: ValueType) -> Result<Valu
         }
         _ => Err(wrong()),
     }
+}
+
+/// A JSON number as an integer when it is one, written `1001` or `1001.0`
+/// (pandas turns an integer column with a gap into floats).
+fn integral(n: &Number) -> Option<i64> {
+    if let Some(v) = n.as_i64() {
+        return Some(v);
+    }
+    let f = n.as_f64()?;
+    // 2^63 is exact as f64; everything below it in magnitude converts exactly.
+    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
+    (f.fract() == 0.0 && in_range).then_some(f as i64)
 }
 
 #[cfg(test)]
@@ -102,6 +113,12 @@ mod tests {
         assert_eq!(key_from_json(&json!(1001), int64), Ok(Value::Int64(1001)));
         assert_eq!(key_from_json(&json!("1001"), int64), Ok(Value::Int64(1001)));
         assert!(key_from_json(&json!(1.5), int64).is_err());
+        assert_eq!(key_from_json(&json!(1001.0), int64), Ok(Value::Int64(1001)));
+        assert_eq!(key_from_json(&json!(-3.0), int64), Ok(Value::Int64(-3)));
+        assert!(key_from_json(&json!(1e19), int64).is_err());
+        let int32: ValueType = "int32".parse().unwrap();
+        assert_eq!(key_from_json(&json!(7.0), int32), Ok(Value::Int32(7)));
+        assert!(key_from_json(&json!(3e9), int32).is_err());
         assert!(key_from_json(&json!("x"), int64).is_err());
     }
 }

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use quiver_offline::pit::{FeatureSelection, output_columns, resolve};
+use quiver_core::{RepoSpec, ValueType};
+use quiver_offline::pit::{FeatureSelection, ViewRequest, output_columns, resolve};
 use quiver_online::{EntityKey, ReadView, Status};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -21,6 +22,31 @@ pub struct OnlineRequest {
     /// Join key columns: `{"driver_id": [1001, 1002]}`.
     pub entities: Map<String, Json>,
     pub full_feature_names: bool,
+    /// Where the answer may read as Feast's server answers instead.
+    pub answers: FeastAnswers,
+}
+
+/// How lookups answer where quiver deliberately differs from Feast's server
+/// (both off: quiver's answers). A Feast user who relies on Feast's may switch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeastAnswers {
+    /// A value older than its view's TTL reads `PRESENT` with the value, as
+    /// Feast serves it, instead of `OUTSIDE_MAX_AGE` with null.
+    pub expired_as_present: bool,
+    /// A float32 value prints as the double it widens to (`0.12189999967813492`),
+    /// as Feast prints it, instead of its shortest text (`0.1219`).
+    pub float32_as_double: bool,
+}
+
+impl FeastAnswers {
+    fn json(self, value: &quiver_online::Value) -> Json {
+        match value {
+            quiver_online::Value::Float32(v) if self.float32_as_double => {
+                serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number)
+            }
+            other => json_value(other),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -59,14 +85,12 @@ impl FeatureStore {
         max_entities: usize,
     ) -> Result<OnlineResponse> {
         let views = resolve(&applied.spec, &request.features, request.full_feature_names)?;
-        // The entity columns that come back are the views' join keys.
-        let join_keys: Vec<&str> = views.iter().flat_map(|v| v.view.key_names()).collect();
-        let given = request
-            .entities
-            .keys()
-            .map(String::as_str)
-            .filter(|name| join_keys.contains(name));
-        output_columns(given, &views, request.full_feature_names)?;
+        // Every entity column sent comes back first, as Feast echoes them.
+        output_columns(
+            request.entities.keys().map(String::as_str),
+            &views,
+            request.full_feature_names,
+        )?;
         let columns: Vec<(&String, &Vec<Json>)> = request
             .entities
             .iter()
@@ -134,7 +158,11 @@ impl FeatureStore {
                 .map(|&i| ReadView {
                     view: views[i].view.name().to_string(),
                     features: views[i].features.iter().map(|(f, _)| f.clone()).collect(),
-                    ttl: views[i].view.view.ttl,
+                    ttl: views[i]
+                        .view
+                        .view
+                        .ttl
+                        .filter(|_| !request.answers.expired_as_present),
                 })
                 .collect();
             let values = online.read(&keys, &reads, now_us).await?;
@@ -151,14 +179,12 @@ impl FeatureStore {
         let mut feature_names = Vec::new();
         let mut results = Vec::new();
         for (name, values) in &columns {
-            if join_keys.contains(&name.as_str()) {
-                feature_names.push((*name).clone());
-                results.push(OnlineResult {
-                    values: (*values).clone(),
-                    statuses: vec![Status::Present; rows],
-                    event_timestamps: vec![NO_TIME.to_string(); rows],
-                });
-            }
+            feature_names.push((*name).clone());
+            results.push(OnlineResult {
+                values: echoed(values, key_type(&applied.spec, &views, name)),
+                statuses: vec![Status::Present; rows],
+                event_timestamps: vec![NO_TIME.to_string(); rows],
+            });
         }
         for (view, answer) in views.iter().zip(&answers) {
             let Some(answer) = answer else { continue };
@@ -171,9 +197,11 @@ impl FeatureStore {
                 };
                 for per_key in answer {
                     let read = &per_key[0];
-                    result
-                        .values
-                        .push(read.values.get(index).map_or(Json::Null, json_value));
+                    result.values.push(
+                        read.values
+                            .get(index)
+                            .map_or(Json::Null, |v| request.answers.json(v)),
+                    );
                     result.statuses.push(read.status);
                     result
                         .event_timestamps
@@ -187,4 +215,29 @@ impl FeatureStore {
             results,
         })
     }
+}
+
+/// The declared type of entity column `name`: the join key of that name of a
+/// requested view, else of any entity; `None` for a column that is no join key.
+fn key_type(spec: &RepoSpec, views: &[ViewRequest], name: &str) -> Option<ValueType> {
+    views
+        .iter()
+        .flat_map(|v| &v.view.keys)
+        .chain(spec.entities.iter().flat_map(|e| &e.join_keys))
+        .find(|k| k.name == name)
+        .map(|k| k.dtype)
+}
+
+/// An entity column as it is echoed: a join key's values in the key's type
+/// (`"1001"` sent for an int64 key comes back as `1001`, as Feast answers),
+/// any other column, and a value that is no valid key (only possible in a
+/// column no requested view reads), as sent.
+fn echoed(values: &[Json], dtype: Option<ValueType>) -> Vec<Json> {
+    let Some(dtype) = dtype else {
+        return values.to_vec();
+    };
+    values
+        .iter()
+        .map(|value| key_from_json(value, dtype).map_or_else(|_| value.clone(), |k| json_value(&k)))
+        .collect()
 }

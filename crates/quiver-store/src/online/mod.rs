@@ -11,7 +11,7 @@ use quiver_core::OnlineStoreConfig;
 use quiver_online::{EmbeddedStore, OnlineStore, RedisOptions, RedisStore};
 
 pub use convert::{arrow_value, json_value, key_from_json};
-pub use lookup::{OnlineRequest, OnlineResponse, OnlineResult};
+pub use lookup::{FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult};
 pub use materialize::OnlineWrite;
 pub(crate) use materialize::view_meta;
 
