@@ -373,18 +373,7 @@ async fn requests_that_would_repeat_a_column_name_are_refused() {
     let historical = |csv: &str, features: &str, extra: &[&str]| {
         let entities = repo.join("entities.csv");
         std::fs::write(&entities, csv).unwrap();
-        let out = repo.join("out.parquet");
-        let mut args = vec![
-            "historical",
-            "--entities",
-            entities.to_str().unwrap(),
-            "--features",
-            features,
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        run(&repo, &args)
+        common::historical_output(&repo, &entities, features, &repo.join("out.parquet"), extra)
     };
     let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
     let t = "2024-01-01T00:00:00Z";

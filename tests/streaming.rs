@@ -128,21 +128,7 @@ impl StreamRepo {
             "2",
         ];
         quiver(Path::new("."), &args, &[]);
-        let config = format!(
-            "project: {project}\nregistry: sqlite://.quiver/registry.db\noffline_store: {{ path: .quiver/offline }}\n\
-             online_store: {{ type: redis, url: \"{}\" }}\n\
-             kafka: {{ bootstrap_servers: \"{}\", batch_max_messages: 500, batch_max_wait_ms: 10 }}\n",
-            redis_url,
-            quiver_testkit::kafka_bootstrap()
-        );
-        std::fs::write(repo.join("quiver.yaml"), config).unwrap();
-        let driver = repo.join("driver.yaml");
-        let text = std::fs::read_to_string(&driver).unwrap();
-        std::fs::write(
-            &driver,
-            text.replace("topic: driver_stats", &format!("topic: {topic}")),
-        )
-        .unwrap();
+        common::use_redis_and_kafka(&repo, &project, redis_url, &topic);
         std::fs::write(repo.join("push.yaml"), PUSH_DEFINITIONS).unwrap();
         quiver(&repo, &["apply"], &[]);
         StreamRepo {

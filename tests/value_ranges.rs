@@ -54,21 +54,7 @@ feature_views:
 fn repo(name: &str, topic: &str) -> (tempfile::TempDir, PathBuf) {
     let project = quiver_testkit::unique_name(name);
     let (dir, repo) = init_repo(&project, 3, 24);
-    let config = format!(
-        "project: {project}\nregistry: sqlite://.quiver/registry.db\noffline_store: {{ path: .quiver/offline }}\n\
-         online_store: {{ type: redis, url: \"{}\" }}\n\
-         kafka: {{ bootstrap_servers: \"{}\", batch_max_messages: 500, batch_max_wait_ms: 10 }}\n",
-        quiver_testkit::redis_url(),
-        quiver_testkit::kafka_bootstrap()
-    );
-    std::fs::write(repo.join("quiver.yaml"), config).unwrap();
-    let driver = repo.join("driver.yaml");
-    let text = std::fs::read_to_string(&driver).unwrap();
-    std::fs::write(
-        &driver,
-        text.replace("topic: driver_stats", &format!("topic: {topic}")),
-    )
-    .unwrap();
+    common::use_redis_and_kafka(&repo, &project, &quiver_testkit::redis_url(), topic);
     std::fs::write(repo.join("ranges.yaml"), DEFINITIONS).unwrap();
     write_edge_source(&repo, &[]);
     quiver(&repo, &["apply"], &[]);

@@ -240,9 +240,46 @@ pub fn applied_repo(project: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, repo)
 }
 
+/// Points `repo` (of `project`) at the Redis at `redis_url` and the test
+/// Kafka broker, its driver stream reading `topic`, with micro-batches small
+/// and quick enough for tests.
+pub fn use_redis_and_kafka(repo: &Path, project: &str, redis_url: &str, topic: &str) {
+    let config = format!(
+        "project: {project}\nregistry: sqlite://.quiver/registry.db\noffline_store: {{ path: .quiver/offline }}\n\
+         online_store: {{ type: redis, url: \"{redis_url}\" }}\n\
+         kafka: {{ bootstrap_servers: \"{}\", batch_max_messages: 500, batch_max_wait_ms: 10 }}\n",
+        quiver_testkit::kafka_bootstrap()
+    );
+    std::fs::write(repo.join("quiver.yaml"), config).unwrap();
+    let driver = repo.join("driver.yaml");
+    let text = std::fs::read_to_string(&driver).unwrap();
+    std::fs::write(
+        &driver,
+        text.replace("topic: driver_stats", &format!("topic: {topic}")),
+    )
+    .unwrap();
+}
+
 /// `quiver historical` of the rows in `entities` with `features`
-/// (`v:f,...`) into `out`, and any `extra` arguments (`--save NAME`).
+/// (`v:f,...`) into `out`, and any `extra` arguments (`--save NAME`);
+/// panics when it fails.
 pub fn historical(repo: &Path, entities: &Path, features: &str, out: &Path, extra: &[&str]) {
+    let output = historical_output(repo, entities, features, out, extra);
+    assert!(
+        output.status.success(),
+        "quiver historical: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// [`historical`], whatever its exit status.
+pub fn historical_output(
+    repo: &Path,
+    entities: &Path,
+    features: &str,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
         "historical",
         "--entities",
@@ -253,7 +290,7 @@ pub fn historical(repo: &Path, entities: &Path, features: &str, out: &Path, extr
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    quiver(repo, &args, &[]);
+    quiver_output(repo, &args, &[])
 }
 
 /// Materializes the last three days (the whole sample).
