@@ -93,21 +93,13 @@ pub struct RowDecoder {
 
 impl RowDecoder {
     pub fn new(view: &FeatureViewSpec, keys: &[JoinKey], source: &SourceSpec) -> Self {
-        let field = |name: &str, dtype: ValueType| Field {
-            name: name.to_string(),
-            column: source.column_for(name).to_string(),
-            dtype,
-        };
-        RowDecoder {
-            keys: keys.iter().map(|k| field(&k.name, k.dtype)).collect(),
-            features: view
-                .features
-                .iter()
-                .map(|f| field(&f.name, f.dtype))
-                .collect(),
-            timestamp_field: source.timestamp_field.clone(),
-            created_timestamp_field: source.created_timestamp_field.clone(),
-        }
+        Self::with_columns(
+            view,
+            keys,
+            |name| source.column_for(name).to_string(),
+            &source.timestamp_field,
+            source.created_timestamp_field.as_deref(),
+        )
     }
 
     /// Reads records that name the view's own join keys and features (no
@@ -119,9 +111,26 @@ impl RowDecoder {
         timestamp_field: &str,
         created_timestamp_field: Option<&str>,
     ) -> Self {
+        Self::with_columns(
+            view,
+            keys,
+            str::to_string,
+            timestamp_field,
+            created_timestamp_field,
+        )
+    }
+
+    /// Reads each key and feature from the record field `column_of(name)`.
+    fn with_columns(
+        view: &FeatureViewSpec,
+        keys: &[JoinKey],
+        column_of: impl Fn(&str) -> String,
+        timestamp_field: &str,
+        created_timestamp_field: Option<&str>,
+    ) -> Self {
         let field = |name: &str, dtype: ValueType| Field {
             name: name.to_string(),
-            column: name.to_string(),
+            column: column_of(name),
             dtype,
         };
         RowDecoder {
