@@ -1,6 +1,7 @@
 //! Entity frames sent inline as JSON columns: `{"driver_id": [1001, 1002],
-//! "event_timestamp": ["2024-01-01T00:00:00Z", ...]}`. A column of RFC 3339
-//! strings becomes a UTC timestamp column.
+//! "event_timestamp": ["2024-01-01T00:00:00Z", ...]}`. The entity timestamp
+//! column's RFC 3339 strings become a UTC timestamp column; every other column
+//! is kept as given (a string key may look like a time and still be a key).
 
 use std::sync::Arc;
 
@@ -11,8 +12,12 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 
 /// Builds a batch from JSON columns; each column's type comes from its values
-/// (integers, numbers, strings or booleans; nulls allowed).
-pub fn entities_from_json(columns: &Map<String, Value>) -> Result<RecordBatch, ApiError> {
+/// (integers, numbers, strings or booleans; nulls allowed), and the column
+/// `timestamp_column` holds times.
+pub fn entities_from_json(
+    columns: &Map<String, Value>,
+    timestamp_column: &str,
+) -> Result<RecordBatch, ApiError> {
     if columns.is_empty() {
         return Err(ApiError::bad_request("`entities` has no columns"));
     }
@@ -33,7 +38,7 @@ pub fn entities_from_json(columns: &Map<String, Value>) -> Result<RecordBatch, A
             None => rows = Some((values.len(), name)),
             _ => {}
         }
-        let array = column(name, values)?;
+        let array = column(name, values, name == timestamp_column)?;
         fields.push(Field::new(name, array.data_type().clone(), true));
         arrays.push(array);
     }
@@ -41,7 +46,7 @@ pub fn entities_from_json(columns: &Map<String, Value>) -> Result<RecordBatch, A
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn column(name: &str, values: &[Value]) -> Result<ArrayRef, ApiError> {
+fn column(name: &str, values: &[Value], holds_times: bool) -> Result<ArrayRef, ApiError> {
     let present = values.iter().filter(|v| !v.is_null());
     let kind = present.clone().fold(None, |kind: Option<DataType>, v| {
         let this = match v {
@@ -71,7 +76,10 @@ fn column(name: &str, values: &[Value]) -> Result<ArrayRef, ApiError> {
         DataType::Utf8 => {
             let text = values.iter().map(Value::as_str).collect::<StringArray>();
             // RFC 3339 strings carry a zone: they make a UTC timestamp column.
-            match quiver_offline::text_times::rfc3339_column(name, &text) {
+            match holds_times
+                .then(|| quiver_offline::text_times::rfc3339_column(name, &text))
+                .flatten()
+            {
                 Some(times) => times?,
                 None => Arc::new(text),
             }
@@ -88,7 +96,7 @@ mod tests {
     #[test]
     fn infers_column_types() {
         let columns = json!({"id": [1, 2, null], "x": [1, 2.5, 3], "s": ["a", null, "c"], "b": [true, false, true]});
-        let batch = entities_from_json(columns.as_object().unwrap()).unwrap();
+        let batch = entities_from_json(columns.as_object().unwrap(), "t").unwrap();
         let types: Vec<DataType> = batch
             .schema()
             .fields()
@@ -110,13 +118,14 @@ mod tests {
     #[test]
     fn rfc3339_strings_make_a_utc_column() {
         use arrow::array::Array;
-        let columns = json!({"t": ["2024-01-01T05:30:00+05:30", null], "id": ["C00042", "2024-01-01T00:00:00Z"]});
-        let batch = entities_from_json(columns.as_object().unwrap()).unwrap();
+        let columns = json!({"t": ["2024-01-01T05:30:00+05:30", null], "id": ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"]});
+        let batch = entities_from_json(columns.as_object().unwrap(), "t").unwrap();
         let schema = batch.schema();
         assert_eq!(
             schema.field(0).data_type(),
             &DataType::Timestamp(arrow::datatypes::TimeUnit::Second, Some("UTC".into()))
         );
+        // Only the entity timestamp column holds times: a key that looks like one stays text.
         assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
         let times = batch
             .column(0)
@@ -131,14 +140,14 @@ mod tests {
     fn rejects_ragged_and_mixed_columns() {
         let ragged = json!({"a": [1, 2], "b": [1]});
         assert!(
-            entities_from_json(ragged.as_object().unwrap())
+            entities_from_json(ragged.as_object().unwrap(), "t")
                 .unwrap_err()
                 .message
                 .contains("differ in length")
         );
         let mixed = json!({"a": [1, "x"]});
         assert!(
-            entities_from_json(mixed.as_object().unwrap())
+            entities_from_json(mixed.as_object().unwrap(), "t")
                 .unwrap_err()
                 .message
                 .contains("mixes")

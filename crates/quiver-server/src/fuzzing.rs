@@ -49,14 +49,14 @@ pub fn api_requests(data: &[u8]) {
 
     if let Ok(mut params) = parse_json::<HistoricalParams>(data)
         && let Some(columns) = params.entities.take()
-        && let Ok(batch) = entities_from_json(&columns)
     {
         let timestamp_column = params
             .timestamp_column
             .as_deref()
             .unwrap_or(ENTITY_TIMESTAMP);
-        if let Ok(frame) =
-            EntityFrame::new(batch, timestamp_column, Limits::default().max_entity_rows)
+        if let Ok(batch) = entities_from_json(&columns, timestamp_column)
+            && let Ok(frame) =
+                EntityFrame::new(batch, timestamp_column, Limits::default().max_entity_rows)
         {
             for name in columns.keys() {
                 for key in KEY_TYPES {

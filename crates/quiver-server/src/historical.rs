@@ -87,7 +87,12 @@ pub async fn get_historical_features(
                 .entities
                 .take()
                 .ok_or_else(|| ApiError::bad_request("the request has no `entities`"))?;
-            (params, entities_from_json(&columns)?)
+            let timestamp_column = params
+                .timestamp_column
+                .as_deref()
+                .unwrap_or(ENTITY_TIMESTAMP);
+            let entities = entities_from_json(&columns, timestamp_column)?;
+            (params, entities)
         }
         format => (query, read_table(format, body)?),
     };
