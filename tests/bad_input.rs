@@ -210,19 +210,14 @@ async fn a_materialization_may_not_end_in_the_future() {
         ("/materialize", json!({"start_ts": start, "end_ts": far})),
         ("/materialize-incremental", json!({"end_ts": far})),
     ] {
-        let response = client
-            .post(format!("{}{route}", server.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 400, "{route}");
-        let answer: Value = response.json().await.unwrap();
-        let message = answer["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains("is more than 1 hour after now"),
-            "{route}: {message}"
-        );
+        refused_over_http(
+            &client,
+            &server.url,
+            route,
+            &body,
+            "is more than 1 hour after now",
+        )
+        .await;
     }
     assert!(driver_runs(&repo).is_empty());
 }
@@ -431,18 +426,33 @@ async fn requests_that_would_repeat_a_column_name_are_refused() {
             json!({"features": features, "entities": {"driver_id": [1001], "event_timestamp": [t]}}),
         ),
     ] {
-        let response = client
-            .post(format!("{}{route}", server.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 400, "{route}");
-        let answer: Value = response.json().await.unwrap();
-        let message = answer["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains("would both produce a column `conv_rate`"),
-            "{route}: {message}"
-        );
+        refused_over_http(
+            &client,
+            &server.url,
+            route,
+            &body,
+            "would both produce a column `conv_rate`",
+        )
+        .await;
     }
+}
+
+/// POSTs `body` to `route` and asserts a 400 whose message says `needle`.
+async fn refused_over_http(
+    client: &reqwest::Client,
+    url: &str,
+    route: &str,
+    body: &Value,
+    needle: &str,
+) {
+    let response = client
+        .post(format!("{url}{route}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400, "{route}");
+    let answer: Value = response.json().await.unwrap();
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains(needle), "{route}: {message}");
 }
