@@ -258,6 +258,8 @@ async fn health_answers_when_idle_clients_exhaust_the_file_descriptors() {
         "serve",
         "--port",
         "0",
+        "--flight-port",
+        "0",
         "--idle-timeout",
         "1s",
     ]);

@@ -75,7 +75,15 @@ fn trusting(pki: &Pki) -> reqwest::Client {
 /// `quiver serve ARGS` that is expected to exit by itself.
 fn serve_output(repo: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_quiver"))
-        .args(["--repo", repo.to_str().unwrap(), "serve", "--port", "0"])
+        .args([
+            "--repo",
+            repo.to_str().unwrap(),
+            "serve",
+            "--port",
+            "0",
+            "--flight-port",
+            "0",
+        ])
         .args(args)
         .env_remove("QUIVER_REGISTRY")
         .output()

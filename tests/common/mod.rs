@@ -311,6 +311,8 @@ pub fn materialize_recent(repo: &Path, env: &[(&str, &str)]) {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// Arrow Flight's `grpc://HOST:PORT`, unless served without it.
+    pub flight: Option<String>,
 }
 
 impl Server {
@@ -347,7 +349,15 @@ pub fn start_server_in(cwd: &Path, repo: &Path, args: &[&str], env: &[(&str, &st
     let mut command = Command::new(env!("CARGO_BIN_EXE_quiver"));
     command
         .current_dir(cwd)
-        .args(["--repo", repo.to_str().unwrap(), "serve", "--port", "0"])
+        .args([
+            "--repo",
+            repo.to_str().unwrap(),
+            "serve",
+            "--port",
+            "0",
+            "--flight-port",
+            "0",
+        ])
         .args(args)
         .envs(env.iter().copied());
     spawn_server(command)
@@ -363,11 +373,16 @@ pub fn spawn_server(mut command: Command) -> Server {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    // Flight's line, if any, comes before the HTTP one.
+    let mut flight = None;
     let url = loop {
         let line = lines
             .next()
             .expect("the server exits before listening")
             .unwrap();
+        if let Some(address) = line.strip_prefix("quiver: Arrow Flight on ") {
+            flight = Some(address.trim().to_string());
+        }
         if let Some(address) = line.strip_prefix("quiver: serving on ") {
             break address.trim().to_string();
         }
@@ -386,5 +401,5 @@ pub fn spawn_server(mut command: Command) -> Server {
             }
         }
     });
-    Server { child, url }
+    Server { child, url, flight }
 }

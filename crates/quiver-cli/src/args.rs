@@ -151,6 +151,13 @@ pub struct ServeArgs {
     pub host: std::net::IpAddr,
     #[arg(long, default_value_t = 6566)]
     pub port: u16,
+    /// Serve Arrow Flight (Feast's remote offline store protocol, and quiver's
+    /// own training-set call) on this port of --host; 0: any free port.
+    #[arg(long, default_value_t = 8815)]
+    pub flight_port: u16,
+    /// Serve no Arrow Flight.
+    #[arg(long, conflicts_with = "flight_port")]
+    pub no_flight: bool,
     /// Refuse training-set requests with more entity rows than this.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_entity_rows: usize,

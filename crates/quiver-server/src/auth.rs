@@ -27,9 +27,6 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(auth) = state.store.config.auth.as_ref() else {
-        return next.run(request).await;
-    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -38,14 +35,49 @@ pub async fn require_token(
     if route == "/health" {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let presented = bearer(
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    match authorize(&state, presented, required_scope(&route), &route) {
+        Ok(()) => next.run(request).await,
+        Err(error) => {
+            let unauthenticated = error.status == StatusCode::UNAUTHORIZED;
+            let mut response = error.into_response();
+            if unauthenticated {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            response
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+pub(crate) fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .map(str::trim)
+}
+
+/// The one token check, of HTTP routes and Arrow Flight calls alike: with
+/// `auth:` configured, `presented` must be a token of the project holding
+/// `scope` (any scope when `None`); `call` names what was called.
+pub(crate) fn authorize(
+    state: &AppState,
+    presented: Option<&str>,
+    scope: Option<Scope>,
+    call: &str,
+) -> Result<(), ApiError> {
+    let Some(auth) = state.store.config.auth.as_ref() else {
+        return Ok(());
+    };
     let Some(token) = presented.and_then(|t| auth.find(t)) else {
-        let mut response = ApiError {
+        return Err(ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
             message: if presented.is_some() {
@@ -54,28 +86,21 @@ pub async fn require_token(
                 "this server needs `Authorization: Bearer <token>`".into()
             },
             missing: None,
-        }
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return response;
+        });
     };
-    if let Some(scope) = required_scope(&route)
+    if let Some(scope) = scope
         && !token.scopes.contains(&scope)
     {
-        return ApiError {
+        return Err(ApiError {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             message: format!(
-                "token `{}` lacks the `{scope}` scope that {route} needs",
+                "token `{}` lacks the `{scope}` scope that {call} needs",
                 token.name
             ),
             missing: None,
-        }
-        .into_response();
+        });
     }
     tracing::debug!(token = %token.name, "authorized");
-    next.run(request).await
+    Ok(())
 }

@@ -2,12 +2,14 @@
 //! as JSON or uploaded as Arrow IPC / Parquet, answered as Arrow IPC stream,
 //! Parquet or JSON according to `Accept`.
 
+use arrow::array::RecordBatch;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use quiver_offline::formats::{TableFormat, read_table};
 use quiver_offline::pit::{ENTITY_TIMESTAMP, EntityFrame, FeatureSelection, HistoricalRequest};
+use quiver_store::TrainingSet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -87,53 +89,12 @@ pub async fn get_historical_features(
                 .entities
                 .take()
                 .ok_or_else(|| ApiError::bad_request("the request has no `entities`"))?;
-            let timestamp_column = params
-                .timestamp_column
-                .as_deref()
-                .unwrap_or(ENTITY_TIMESTAMP);
-            let entities = entities_from_json(&columns, timestamp_column)?;
+            let entities = entities_from_json(&columns, params.timestamp_column())?;
             (params, entities)
         }
         format => (query, read_table(format, body)?),
     };
-    let features = match (params.features, params.feature_service) {
-        (Some(list), None) => FeatureSelection::Features(list),
-        (None, Some(service)) => FeatureSelection::Service(service),
-        _ => {
-            return Err(ApiError::bad_request(
-                "give exactly one of `features` or `feature_service`",
-            ));
-        }
-    };
-    let request = HistoricalRequest {
-        features,
-        full_feature_names: params.full_feature_names,
-        as_of_known_time: params.as_of_known_time,
-    };
-    let timestamp_column = params
-        .timestamp_column
-        .as_deref()
-        .unwrap_or(ENTITY_TIMESTAMP);
-    let frame = EntityFrame::new(entities, timestamp_column, state.limits.max_entity_rows)?;
-
-    let applied = state.applied()?;
-    if let Some(name) = &params.save_as {
-        state.store.check_dataset_name(name).await?;
-    }
-    let set = state.store.training_set(&applied, &frame, &request).await?;
-    if let Some(name) = &params.save_as {
-        // Saved datasets live beside the offline data, under a directory no view can be named.
-        let path = state
-            .store
-            .offline_store()
-            .root()
-            .join("_datasets")
-            .join(format!("{name}.parquet"));
-        state
-            .store
-            .write_training_set(&set, &path, Some(name), "http")
-            .await?;
-    }
+    let set = training_set(&state, &params, entities, "http").await?;
 
     let mut response = streamed(response_format, set.batch).into_response();
     let mime = match response_format {
@@ -149,6 +110,59 @@ pub async fn get_historical_features(
         HeaderValue::from(set.registry_version),
     );
     Ok(response)
+}
+
+impl HistoricalParams {
+    /// What the request asks for: exactly one of `features` or `feature_service`.
+    pub(crate) fn request(&self) -> Result<HistoricalRequest, ApiError> {
+        let features = match (&self.features, &self.feature_service) {
+            (Some(list), None) => FeatureSelection::Features(list.clone()),
+            (None, Some(service)) => FeatureSelection::Service(service.clone()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give exactly one of `features` or `feature_service`",
+                ));
+            }
+        };
+        Ok(HistoricalRequest {
+            features,
+            full_feature_names: self.full_feature_names,
+            as_of_known_time: self.as_of_known_time,
+        })
+    }
+
+    pub(crate) fn timestamp_column(&self) -> &str {
+        self.timestamp_column.as_deref().unwrap_or(ENTITY_TIMESTAMP)
+    }
+}
+
+/// The training set `params` ask for over the entity rows `entities`, kept
+/// as a saved dataset when `save_as` names one (`created_by` says through
+/// which API): the one path of HTTP and Arrow Flight.
+pub(crate) async fn training_set(
+    state: &AppState,
+    params: &HistoricalParams,
+    entities: RecordBatch,
+    created_by: &str,
+) -> Result<TrainingSet, ApiError> {
+    let request = params.request()?;
+    let frame = EntityFrame::new(
+        entities,
+        params.timestamp_column(),
+        state.limits.max_entity_rows,
+    )?;
+    let applied = state.applied()?;
+    if let Some(name) = &params.save_as {
+        state.store.check_dataset_name(name).await?;
+    }
+    let set = state.store.training_set(&applied, &frame, &request).await?;
+    if let Some(name) = &params.save_as {
+        state
+            .store
+            .save_training_set(&set, name, created_by)
+            .await?;
+    }
+    Ok(set)
 }
 
 /// The upload's format, from `Content-Type` (JSON when absent).

@@ -8,6 +8,7 @@ mod connections;
 mod entities_json;
 mod error;
 mod feast_errors;
+mod flight;
 #[doc(hidden)]
 pub mod fuzzing;
 mod health;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use futures::FutureExt;
 use quiver_store::{FeatureStore, IngestStats};
 
 pub use connections::ConnectionLimits;
@@ -86,13 +88,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `addr` until `stop` completes (see [`shutdown_signal`]),
-/// over HTTPS with `tls`; `ingest_stats` are the counters of an ingest running
-/// beside it. Either way, `stop` ends accepting and the open connections are
-/// drained; the connections are limited and timed as `limits.connections` says.
+/// Where the server listens: HTTP, and Arrow Flight unless `None`.
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    pub http: SocketAddr,
+    pub flight: Option<SocketAddr>,
+}
+
+/// Serves the API on `addresses` until `stop` completes (see [`shutdown_signal`]),
+/// over HTTPS (and Flight over TLS) with `tls`; `ingest_stats` are the counters
+/// of an ingest running beside it. Either way, `stop` ends accepting and the
+/// open connections are drained; the HTTP connections are limited and timed
+/// as `limits.connections` says.
 pub async fn serve(
     store: FeatureStore,
-    addr: SocketAddr,
+    addresses: Addresses,
     limits: Limits,
     ingest_stats: Option<IngestStats>,
     tls: Option<Tls>,
@@ -101,34 +111,63 @@ pub async fn serve(
     let mut state = AppState::new(store, limits).await;
     state.ingest_stats = ingest_stats;
     state.spawn_refresh(REGISTRY_REFRESH);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind(addresses.http).await?;
+    let flight_listener = match addresses.flight {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+        None => None,
+    };
+    let stop = stop.shared();
+    // Flight's line comes first: whoever waits for "serving on" knows both.
+    let flight = match flight_listener {
+        Some(listener) => {
+            let url = flight::url(listener.local_addr()?, tls.is_some());
+            tracing::info!(%url, "Arrow Flight serving");
+            eprintln!("quiver: Arrow Flight on {url}");
+            Some(flight::serve(
+                state.clone(),
+                listener,
+                tls.clone(),
+                stop.clone(),
+            ))
+        }
+        None => None,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%addr, scheme, "quiver serving");
+    tracing::info!(addr = %addresses.http, scheme, "quiver serving");
     eprintln!("quiver: serving on {scheme}://{}", listener.local_addr()?);
     let store = state.store.clone();
     let metrics = state.metrics.clone();
     let connections = state.limits.connections;
     let app = router(state);
-    match tls {
-        None => {
-            connections::serve(
-                listener,
-                connections::Plain,
-                app,
-                connections,
-                metrics,
-                stop,
-            )
-            .await;
+    let http = async move {
+        match tls {
+            None => {
+                connections::serve(
+                    listener,
+                    connections::Plain,
+                    app,
+                    connections,
+                    metrics,
+                    stop,
+                )
+                .await;
+            }
+            Some(tls) => {
+                let handshake = tls::TlsHandshake::new(tls);
+                connections::serve(listener, handshake, app, connections, metrics, stop).await;
+            }
         }
-        Some(tls) => {
-            let handshake = tls::TlsHandshake::new(tls);
-            connections::serve(listener, handshake, app, connections, metrics, stop).await;
+    };
+    let flight = async move {
+        match flight {
+            Some(flight) => flight.await,
+            None => Ok(()),
         }
-    }
+    };
+    let ((), flight) = tokio::join!(http, flight);
     // The pushes of the windows still open are summarized too.
     store.flush_stream_windows().await;
-    Ok(())
+    flight
 }
 
 /// Completes on Ctrl-C or SIGTERM.

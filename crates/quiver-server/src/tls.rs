@@ -25,6 +25,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Tls {
     config: Arc<ServerConfig>,
+    /// The PEM certificate chain and key, for Arrow Flight's own TLS (tonic's).
+    pem: Arc<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Tls {
@@ -60,13 +62,26 @@ impl Tls {
             .with_single_cert(chain, key_der)
             .map_err(pair_error)?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self::from_config(Arc::new(config)))
+        let read = |what, path: &Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                what,
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let pem = (
+            read(PemFile::Certificate, cert)?,
+            read(PemFile::PrivateKey, key)?,
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            pem: Arc::new(pem),
+        })
     }
 
-    /// A configuration built elsewhere, used as given (the API speaks HTTP/1.1
-    /// only: its ALPN list should offer `http/1.1` or nothing).
-    pub fn from_config(config: Arc<ServerConfig>) -> Self {
-        Self { config }
+    /// The PEM certificate chain and private key.
+    pub(crate) fn pem(&self) -> (&[u8], &[u8]) {
+        (&self.pem.0, &self.pem.1)
     }
 }
 

@@ -11,6 +11,7 @@ mod ingest;
 mod lineage;
 mod materialize;
 mod online;
+mod pull;
 mod quality;
 mod stats_thread;
 mod store;
@@ -30,6 +31,7 @@ pub use online::{
     FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value,
     json_value, key_from_json,
 };
+pub use pull::PullRequest;
 pub use quiver_quality::checks::{CheckCount, add_counts};
 pub use quiver_registry::FeatureStatistics;
 pub use store::{Applied, FeatureStore};

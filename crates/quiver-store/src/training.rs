@@ -76,6 +76,23 @@ impl FeatureStore {
         })
     }
 
+    /// Keeps a training set as saved dataset `name`, with its lineage, in the
+    /// offline store's `_datasets/` (a directory no view can be named).
+    pub async fn save_training_set(
+        &self,
+        set: &TrainingSet,
+        name: &str,
+        created_by: &str,
+    ) -> Result<Option<SavedDataset>> {
+        let path = self
+            .offline_store()
+            .root()
+            .join("_datasets")
+            .join(format!("{name}.parquet"));
+        self.write_training_set(set, &path, Some(name), created_by)
+            .await
+    }
+
     /// Writes a training set to `path` and, when `save_as` names it, records
     /// it as that saved dataset with its lineage.
     ///

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use quiver_server::{ConnectionLimits, Limits, Tls};
+use quiver_server::{Addresses, ConnectionLimits, Limits, Tls};
 use quiver_store::{FeatureStore, IngestStats};
 use tokio::sync::watch;
 
@@ -39,14 +39,20 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
             float32_as_double: args.float32_as_double,
         },
     };
-    let addr = SocketAddr::new(args.host, args.port);
+    let addresses = Addresses {
+        http: SocketAddr::new(args.host, args.port),
+        flight: (!args.no_flight).then(|| SocketAddr::new(args.host, args.flight_port)),
+    };
     let serve_error = |e: std::io::Error| {
-        CliError::Unavailable(format!("cannot serve on {}:{}: {e}", args.host, args.port))
+        CliError::Unavailable(format!(
+            "cannot serve on {} (HTTP port {}, Arrow Flight port {}): {e}",
+            args.host, args.port, args.flight_port
+        ))
     };
     if !args.ingest {
         return quiver_server::serve(
             store,
-            addr,
+            addresses,
             limits,
             None,
             tls,
@@ -80,7 +86,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> CliResult {
     };
     let server = async move {
         let result =
-            quiver_server::serve(store, addr, limits, Some(stats), tls, stopped(stop_rx)).await;
+            quiver_server::serve(store, addresses, limits, Some(stats), tls, stopped(stop_rx))
+                .await;
         // A server that cannot listen stops the ingest too, and says why.
         let _ = stop_tx.send(true);
         result

@@ -41,16 +41,35 @@ impl FeatureStore {
         applied: &Applied,
         request: &WriteRequest,
     ) -> Result<PushOutcome> {
-        let name = &request.feature_view_name;
+        let records = records(&request.df)?;
+        self.write_view_records(
+            applied,
+            &request.feature_view_name,
+            &records,
+            WriteTarget::Online,
+        )
+        .await
+    }
+
+    /// Rows of view `name` under its own join key and feature names (and the
+    /// source's or Feast's timestamp names), validated, checked and written
+    /// to `target`: all or nothing before the first write.
+    pub async fn write_view_records(
+        &self,
+        applied: &Applied,
+        name: &str,
+        records: &[Map<String, Json>],
+        target: WriteTarget,
+    ) -> Result<PushOutcome> {
         let spec = applied
             .spec
             .feature_view(name)
             .ok_or_else(|| StoreError::NotFound {
                 kind: quiver_core::ObjectKind::FeatureView,
-                name: name.clone(),
+                name: name.to_string(),
                 message: format!("unknown feature view `{name}`"),
             })?;
-        if !spec.online {
+        if target.online() && !spec.online {
             return Err(StoreError::Request(format!(
                 "view `{name}` is not online (`online: false`); nothing can be written online"
             )));
@@ -61,13 +80,13 @@ impl FeatureStore {
                 spec.source
             ))
         })?;
-        let present = |field: &str| request.df.contains_key(field);
+        let present = |field: &str| records.first().is_some_and(|r| r.contains_key(field));
         let timestamp_field = [source.timestamp_field.as_str(), FEAST_EVENT_TIMESTAMP]
             .into_iter()
             .find(|f| present(f))
             .ok_or_else(|| {
                 StoreError::Request(format!(
-                    "df has no event time column: give `{}` (the source's timestamp_field) or `{FEAST_EVENT_TIMESTAMP}`",
+                    "the rows have no event time column: give `{}` (the source's timestamp_field) or `{FEAST_EVENT_TIMESTAMP}`",
                     source.timestamp_field
                 ))
             })?;
@@ -85,9 +104,7 @@ impl FeatureStore {
             timestamp_field,
             created_field,
         );
-        let records = records(&request.df)?;
-        self.write_records(&[view], &records, WriteTarget::Online)
-            .await
+        self.write_records(&[view], records, target).await
     }
 }
 
