@@ -153,7 +153,8 @@ pub struct OtherObject {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// In the order `feast registry-dump` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OtherKind {
     OnDemandFeatureView,
     LabelView,

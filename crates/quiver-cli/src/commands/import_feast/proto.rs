@@ -88,12 +88,14 @@ pub fn parse(bytes: &[u8], project: Option<&str>) -> Result<FeastRegistry, Strin
             });
         }
     }
-    // Feast lists registry-dump's objects by name; so does the import.
+    // registry-dump lists each kind by name; so does the import.
     out.entities.sort_by(|a, b| a.name.cmp(&b.name));
     out.data_sources.sort_by(|a, b| a.name.cmp(&b.name));
     out.feature_views
         .sort_by(|a, b| (a.kind as u8, &a.name).cmp(&(b.kind as u8, &b.name)));
     out.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
+    out.others
+        .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     Ok(out)
 }
 
