@@ -152,7 +152,7 @@ fn convert_entities(registry: &FeastRegistry, notes: &mut Notes) -> Vec<EntitySp
         if entity.name == DUMMY_ENTITY {
             continue;
         }
-        match convert_entity(entity, inferred.get(entity.join_key.as_str()), notes) {
+        match convert_entity(entity, &inferred, notes) {
             Ok(spec) => out.push(spec),
             Err(reason) => notes.add(format!("entity {}", entity.name), reason),
         }
@@ -162,7 +162,7 @@ fn convert_entities(registry: &FeastRegistry, notes: &mut Notes) -> Vec<EntitySp
 
 fn convert_entity(
     entity: &FeastEntity,
-    inferred: Option<&BTreeMap<i32, BTreeSet<&str>>>,
+    inferred: &BTreeMap<&str, BTreeMap<i32, BTreeSet<&str>>>,
     notes: &mut Notes,
 ) -> Result<EntitySpec, String> {
     if let Some(reason) = name_error(&entity.name) {
@@ -180,6 +180,7 @@ fn convert_entity(
         entity.value_type
     } else {
         let known: Vec<(&i32, &BTreeSet<&str>)> = inferred
+            .get(key.as_str())
             .map(|types| types.iter().filter(|(code, _)| **code != 0).collect())
             .unwrap_or_default();
         match known.as_slice() {

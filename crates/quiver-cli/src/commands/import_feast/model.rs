@@ -27,7 +27,7 @@ pub struct FeastEntity {
     pub owner: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct FeastSource {
     pub name: String,
     pub options: SourceOptions,
@@ -43,7 +43,7 @@ pub struct FeastSource {
 }
 
 /// What kind of source, with the options the import reads.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub enum SourceOptions {
     File {
         uri: String,
@@ -77,7 +77,7 @@ pub struct FeastDuration {
     pub nanos: i32,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct FeastField {
     pub name: String,
     pub value_type: i32,

@@ -270,7 +270,7 @@ fn check_field_mapping(
                 "its field_mapping {from} -> {to} renames a timestamp column; quiver's field_mapping renames features and join keys only"
             ));
         }
-        if !is_identifier(to) || !targets.insert(to) {
+        if from.is_empty() || !is_identifier(to) || !targets.insert(to) {
             return Err(format!(
                 "its field_mapping {from} -> {to} does not name a distinct quiver field (letters, digits and underscores)"
             ));
@@ -323,11 +323,10 @@ fn postgres(
             return Err("its PostgreSQLSource names neither a table nor a query".to_string());
         }
     };
-    Ok(SourceKind::Postgres {
-        url: format!("${{{POSTGRES_URL_VAR}:-{}}}", context.postgres.url),
-        table,
-        query,
-    })
+    let url = format!("${{{POSTGRES_URL_VAR}:-{}}}", context.postgres.url);
+    quiver_core::env::check_references(&url)
+        .map_err(|e| format!("the Postgres URL made from feature_store.yaml is not usable: {e}"))?;
+    Ok(SourceKind::Postgres { url, table, query })
 }
 
 /// What quiver takes as `table`: `name` or `schema.name`.

@@ -458,3 +458,23 @@ fn untyped_join_keys_whose_views_disagree_are_refused() {
         notes.contains(&"feature view ride_stats: its entity rider is not converted".to_string())
     );
 }
+
+#[test]
+fn views_whose_entities_share_a_join_key_are_refused() {
+    let mut registry = dump::parse(CASES).unwrap();
+    let rider = registry
+        .entities
+        .iter_mut()
+        .find(|e| e.name == "rider")
+        .unwrap();
+    rider.join_key = "driver_id".to_string();
+    rider.value_type = 4;
+    let notes = notes(&convert(&registry, &context()));
+    assert!(
+        notes.contains(
+            &"feature view driver_rides: its entities driver and rider share the join key driver_id"
+                .to_string()
+        ),
+        "{notes:?}"
+    );
+}

@@ -159,11 +159,18 @@ fn view_entities(view: &FeastView, entities: &[EntitySpec]) -> Result<Vec<String
                 .to_string(),
         );
     }
+    let mut keys = std::collections::HashMap::new();
     for name in &names {
         let Some(entity) = entities.iter().find(|e| &&e.name == name) else {
             return Err(format!("its entity {name} is not converted"));
         };
         for key in &entity.join_keys {
+            if let Some(other) = keys.insert(key.name.as_str(), name) {
+                return Err(format!(
+                    "its entities {other} and {name} share the join key {}",
+                    key.name
+                ));
+            }
             let column = view.entity_columns.iter().find(|c| c.name == key.name);
             if let Some(column) = column.filter(|c| c.value_type != 0) {
                 let here = types::quiver_dtype(column.value_type);

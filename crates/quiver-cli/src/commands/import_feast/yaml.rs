@@ -13,7 +13,7 @@ const MAX_LINE: usize = 100;
 pub fn definitions_file(header: &[String], section: &str, objects: &[Value]) -> String {
     let mut out = String::new();
     for line in header {
-        out.push_str(&format!("# {line}\n").replace("# \n", "#\n"));
+        out.push_str(&format!("# {line}\n"));
     }
     if objects.is_empty() {
         out.push_str(&format!("{section}: []\n"));
