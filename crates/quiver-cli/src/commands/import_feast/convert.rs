@@ -85,18 +85,25 @@ fn project_name(feast: &str, notes: &mut Notes) -> String {
     if identifier_error(feast).is_none() {
         return feast.to_string();
     }
-    let mut name: String = feast
+    let mut name = identifier_from(feast);
+    name.truncate(quiver_core::MAX_NAME_LEN);
+    notes.add(
+        format!("project {feast}"),
+        format!("named `{name}` in quiver.yaml (quiver project names are letters, digits and underscores)"),
+    );
+    name
+}
+
+/// `text` with every character that cannot be in a name made `_`, and `_`
+/// in front when it would start with a digit.
+pub fn identifier_from(text: &str) -> String {
+    let mut name: String = text
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         name.insert(0, '_');
     }
-    name.truncate(quiver_core::MAX_NAME_LEN);
-    notes.add(
-        format!("project {feast}"),
-        format!("named `{name}` in quiver.yaml (quiver project names are letters, digits and underscores)"),
-    );
     name
 }
 

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use quiver_core::{MessageFormat, SourceKind, SourceSpec, is_identifier};
 
-use super::convert::{Context, Notes, non_empty, tags_with_owner};
+use super::convert::{Context, Notes, identifier_from, non_empty, tags_with_owner};
 use super::model::{FeastRegistry, FeastSource, SourceOptions};
 
 /// The environment variable every imported Postgres source's URL reads
@@ -79,7 +79,7 @@ pub fn convert_all(
             Ok(mut spec) => {
                 let name = quiver_name(&source.name, &used);
                 if name != source.name {
-                    notes.add(&object, rename_reason(source, &name, api_names));
+                    notes.add(&object, rename_reason(source, &name));
                 }
                 used.insert(name.clone());
                 spec.name = name.clone();
@@ -98,13 +98,7 @@ fn quiver_name(feast: &str, used: &HashSet<String>) -> String {
     if is_identifier(feast) && !used.contains(feast) {
         return feast.to_string();
     }
-    let mut base: String = feast
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if !base.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        base.insert(0, '_');
-    }
+    let mut base = identifier_from(feast);
     base.truncate(quiver_core::MAX_NAME_LEN - "_source_999".len());
     if is_identifier(&base) && !used.contains(&base) {
         return base;
@@ -119,8 +113,8 @@ fn quiver_name(feast: &str, used: &HashSet<String>) -> String {
         .unwrap_or(candidate)
 }
 
-fn rename_reason(source: &FeastSource, name: &str, api_names: &HashSet<&str>) -> String {
-    let why = if api_names.contains(source.name.as_str()) {
+fn rename_reason(source: &FeastSource, name: &str) -> String {
+    let why = if is_identifier(&source.name) {
         "another object has its name (quiver names are unique across entities, sources, views and services)"
     } else {
         "quiver names are letters, digits and underscores"
@@ -299,7 +293,10 @@ fn postgres(
     let query = options.query.filter(|q| !q.trim().is_empty());
     let schema = context.postgres.schema.as_deref();
     let (table, query) = match (table, query) {
+        // Feast puts the name into its SQL unquoted, so Postgres folds it to
+        // lower case; quiver quotes it, so it is written folded.
         (Some(table), _) if is_table_name(&table) => {
+            let table = table.to_ascii_lowercase();
             let table = match schema {
                 Some(schema) if !table.contains('.') => format!("{schema}.{table}"),
                 _ => table,
@@ -308,21 +305,19 @@ fn postgres(
         }
         // A quoted or otherwise unusual name stays as Feast wrote it, in a query.
         (Some(table), _) => (None, Some(format!("SELECT * FROM {table}"))),
-        (None, Some(query)) => {
-            if let Some(schema) = schema {
-                notes.add(
-                    object,
-                    format!(
-                        "its query runs on quiver's connection, whose search path is not Feast's db_schema `{schema}`: qualify its tables if they live there"
-                    ),
-                );
-            }
-            (None, Some(query))
-        }
+        (None, Some(query)) => (None, Some(query)),
         (None, None) => {
             return Err("its PostgreSQLSource names neither a table nor a query".to_string());
         }
     };
+    if let (Some(schema), Some(_)) = (schema, &query) {
+        notes.add(
+            object,
+            format!(
+                "its query runs on quiver's connection, whose search path is not Feast's db_schema `{schema}`: qualify its tables if they live there"
+            ),
+        );
+    }
     let url = format!("${{{POSTGRES_URL_VAR}:-{}}}", context.postgres.url);
     quiver_core::env::check_references(&url)
         .map_err(|e| format!("the Postgres URL made from feature_store.yaml is not usable: {e}"))?;
@@ -487,7 +482,7 @@ mod tests {
             table: table.map(str::to_string),
             query: query.map(str::to_string),
         };
-        let rides = r#"{"name": "s", "query": "", "table": "rides"}"#;
+        let rides = r#"{"name": "s", "query": "", "table": "Rides"}"#;
         assert_eq!(
             kind(rides, &c, &mut notes).unwrap(),
             expect(Some("rides"), None)
