@@ -26,7 +26,7 @@ impl Format {
 }
 
 /// `-`: standard input.
-pub fn is_stdin(path: &Path) -> bool {
+fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 

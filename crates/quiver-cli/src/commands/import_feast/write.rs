@@ -6,13 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use quiver_core::RepoSpec;
+use quiver_core::config::CONFIG_FILE;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::yaml::definitions_file;
 use crate::error::{CliError, CliResult};
-
-pub const CONFIG_FILE: &str = "quiver.yaml";
 
 /// A file to write, and how many objects it holds with their noun
 /// (singular, plural; none for quiver.yaml).
