@@ -13,28 +13,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{init_repo, quiver, start_server};
-
-/// The venv with scripts/requirements-feast.txt installed; panics saying how
-/// to make it when there is none.
-fn feast_venv() -> PathBuf {
-    let venv = std::env::var_os("QUIVER_TEST_FEAST_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/quiver/venv-feast"))
-        })
-        .expect("neither QUIVER_TEST_FEAST_VENV nor HOME is set");
-    assert!(
-        venv.join("bin/feast").is_file(),
-        "the Feast venv {} has no feast: run scripts/test.sh (it creates the venv from \
-         scripts/requirements-feast.txt), or set QUIVER_TEST_FEAST_VENV to a venv with feast==0.67.0",
-        venv.display()
-    );
-    venv
-}
+use common::{feast_venv, init_repo, quiver, start_server};
 
 #[test]
 fn feasts_client_works_against_quiver_unchanged() {

@@ -403,3 +403,21 @@ pub fn spawn_server(mut command: Command) -> Server {
     });
     Server { child, url, flight }
 }
+
+/// The venv with scripts/requirements-feast.txt installed; panics saying how
+/// to make it when there is none.
+pub fn feast_venv() -> PathBuf {
+    let venv = std::env::var_os("QUIVER_TEST_FEAST_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/quiver/venv-feast"))
+        })
+        .expect("neither QUIVER_TEST_FEAST_VENV nor HOME is set");
+    assert!(
+        venv.join("bin/feast").is_file(),
+        "the Feast venv {} has no feast: run scripts/test.sh (it creates the venv from \
+         scripts/requirements-feast.txt), or set QUIVER_TEST_FEAST_VENV to a venv with feast==0.67.0",
+        venv.display()
+    );
+    venv
+}

@@ -61,6 +61,30 @@ pub enum Command {
     Drift(DriftArgs),
     /// What built a saved dataset, or what a view fed.
     Lineage(LineageArgs),
+    /// Write a Feast project's definitions as quiver YAML, naming what cannot be converted.
+    ImportFeast(ImportFeastArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportFeastArgs {
+    /// What `feast registry-dump` prints (a file, or `-` for standard input),
+    /// or a Feast registry file (registry.db).
+    #[arg(value_name = "REGISTRY")]
+    pub input: PathBuf,
+    /// Where to write the quiver definitions (default: --repo).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The Feast feature repo, where Feast's relative file paths start
+    /// (default: the nearest directory holding feature_store.yaml at or
+    /// above REGISTRY's, else REGISTRY's directory).
+    #[arg(long)]
+    pub feast_repo: Option<PathBuf>,
+    /// The Feast project to import, when the registry file holds several.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Overwrite the definition files a previous import wrote.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

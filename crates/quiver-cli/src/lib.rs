@@ -61,6 +61,7 @@ pub async fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Stats(args) => commands::stats::run(global, args).await,
         Command::Drift(args) => commands::drift::run(global, args).await,
         Command::Lineage(args) => commands::lineage::run(global, args).await,
+        Command::ImportFeast(args) => commands::import_feast::run(global, args),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod describe;
 pub mod drift;
 pub mod historical;
+pub mod import_feast;
 pub mod ingest;
 pub mod init;
 pub mod lineage;
