@@ -152,7 +152,7 @@ def check_quiver(answers, entities):
     for label, answer in answers:
         problem = in_input_order(answer, entities)
         print(
-            f"quiver {label}: {answer.num_rows} rows, every entity row once, in input order: "
+            f"{label}: {answer.num_rows} rows, every entity row once, in input order: "
             f"{'yes' if problem is None else 'no (' + problem + ')'}"
         )
         ok &= problem is None
@@ -163,7 +163,7 @@ def check_quiver(answers, entities):
         diffs = {name: pos for name, pos in differing(ref, answer).items() if len(pos)}
         if diffs:
             ok = False
-            print(f"quiver {label} differs from quiver {ref_label}:")
+            print(f"{label} differs from {ref_label}:")
             for name, pos in diffs.items():
                 shown = ", ".join(
                     f"row_id {ref['row_id'][int(i)].as_py()}: {ref[name][int(i)].as_py()!r} vs "
@@ -172,7 +172,7 @@ def check_quiver(answers, entities):
                 )
                 print(f"  {name}: {len(pos)} rows ({shown})")
     if ok:
-        print(f"quiver answers identical to each other: yes ({len(answers)} answers)")
+        print(f"quiver's answers identical to each other: yes ({len(answers)} answers)")
     return ok
 
 

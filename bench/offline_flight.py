@@ -90,7 +90,7 @@ class Watchdog(threading.Thread):
             if self.max_kib and rss > self.max_kib:
                 self.kill(f"out of memory (server resident memory passed {self.max_kib // 1024} MiB)")
             elif time.monotonic() - self.started > self.limit_s:
-                self.kill(f"did not finish within {self.limit_s:.0f} s")
+                self.kill(f"did not finish within {self.limit_s:g} s")
 
     def kill(self, verdict):
         self.verdict = verdict

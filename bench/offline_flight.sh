@@ -219,33 +219,45 @@ for mode in "${MODES[@]}"; do
     [[ $mode != http ]] || url=$URL
     client_mode=$mode
     [[ $mode != feast ]] || client_mode=feast-flight # Feast's server, Feast's client protocol
-    "$PY" "$ROOT/bench/offline_flight.py" call --mode "$client_mode" --url "$url" \
+    if ! "$PY" "$ROOT/bench/offline_flight.py" call --mode "$client_mode" --url "$url" \
         --entities "$WORK/entities.parquet" --out "$WORK/answer-$mode.parquet" --server-pid "$SERVER_PID" \
-        --time-limit "$TIME_LIMIT" --max-server-mib "$MAX_SERVER_MIB" | tee "$WORK/call-$mode.txt"
+        --time-limit "$TIME_LIMIT" --max-server-mib "$MAX_SERVER_MIB" >"$WORK/call-$mode.txt" 2>"$WORK/client-$mode.log"; then
+        tail -n 20 "$WORK/client-$mode.log" | sed 's/^/    /' >&2
+        die "the client failed (log: $WORK/client-$mode.log)"
+    fi
+    cat "$WORK/call-$mode.txt"
     stop_server
     STATUS[$mode]=$(field "$WORK/call-$mode.txt" status)
     SECS[$mode]=$(field "$WORK/call-$mode.txt" seconds)
     ROWS[$mode]=$(field "$WORK/call-$mode.txt" rows)
     PEAK[$mode]=$(field "$WORK/call-$mode.txt" server_peak_mib)
     IDLE[$mode]=$(field "$WORK/call-$mode.txt" server_rss_before_mib)
-    [[ ${STATUS[$mode]} == ok ]] || echo "server log: $WORK/server-$mode.log"
+    [[ ${STATUS[$mode]} == ok ]] || echo "logs: $WORK/server-$mode.log, $WORK/client-$mode.log"
 done
 
 # --- the answers -----------------------------------------------------------------
 log "do the answers agree?"
 compare_args=()
-for mode in feast-flight native-flight http; do
-    [[ ${STATUS[$mode]} != ok ]] || compare_args+=(--quiver "${MODE_LABEL[$mode]}=$WORK/answer-$mode.parquet")
+compared=()
+quiver_answers=0
+for mode in "${MODES[@]}"; do
+    [[ ${STATUS[$mode]} == ok ]] || continue
+    compared+=("${MODE_LABEL[$mode]}")
+    if [[ $mode == feast ]]; then
+        compare_args+=(--feast "$WORK/answer-$mode.parquet")
+    else
+        compare_args+=(--quiver "${MODE_LABEL[$mode]}=$WORK/answer-$mode.parquet")
+        quiver_answers=$((quiver_answers + 1))
+    fi
 done
-[[ ${STATUS[feast]} != ok ]] || compare_args+=(--feast "$WORK/answer-feast.parquet")
 AGREE=n/a
-if ((${#compare_args[@]})); then
+if ((quiver_answers)); then
     "$PY" "$ROOT/bench/offline_compare.py" --entities "$WORK/entities.parquet" \
         --features "$DATA/driver_stats.parquet" --ttl-seconds "$TTL_SECONDS" "${compare_args[@]}" |
         tee "$WORK/compare.txt"
     AGREE=$(field "$WORK/compare.txt" agree)
 else
-    echo "no mode answered"
+    echo "no answer of quiver's to compare"
 fi
 
 # --- summary -------------------------------------------------------------------
@@ -264,13 +276,13 @@ for mode in "${MODES[@]}"; do
         echo "    ${STATUS[$mode]}"
     fi
 done
-ratio_line() { # LABEL MODE_A MODE_B
-    echo "$1: time x$(fdiv "${SECS[$2]}" "${SECS[$3]}"), server peak memory x$(fdiv "${PEAK[$2]}" "${PEAK[$3]}")"
+ratio_line() { # LABEL MODE_A MODE_B: A's figures over B's
+    echo "$1: time $(fdiv "${SECS[$2]:-}" "${SECS[$3]:-}"), server peak memory $(fdiv "${PEAK[$2]:-}" "${PEAK[$3]:-}")"
 }
 ratio_line "Feast / quiver Flight (both Feast's protocol)" feast feast-flight
 ratio_line "quiver Flight (Feast protocol) / quiver HTTP" feast-flight http
 ratio_line "quiver Flight (native) / quiver HTTP" native-flight http
-echo "answers agree: $AGREE"
+echo "answers agree: $AGREE (compared: $(IFS=';' && echo "${compared[*]}"))"
 echo "outputs and logs: $WORK"
 
 for mode in feast-flight native-flight http; do
