@@ -22,7 +22,8 @@ release_binaries() {
 }
 
 # start_quiver_serve REPO LOGFILE ARGS...: `quiver serve` on a free port in the
-# background; sets SERVER_PID and URL once it listens.
+# background; sets SERVER_PID and URL once it listens, and FLIGHT_URL to its
+# Arrow Flight address (printed before URL; empty when it prints none).
 start_quiver_serve() {
     local repo=$1 logfile=$2
     shift 2
@@ -36,4 +37,6 @@ start_quiver_serve() {
         sleep 0.1
     done
     [[ -n $URL ]] || die "the server did not start (log: $logfile)"
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    FLIGHT_URL=$(sed -n 's/^quiver: Arrow Flight on //p' "$logfile" | head -n 1)
 }
