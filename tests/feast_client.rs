@@ -1,9 +1,10 @@
 //! Feast's own client (feast==0.67.0 from PyPI, SDK and CLI) against the real
 //! `quiver serve`: a Feast repo mirroring the example repo, whose
-//! feature_store.yaml only points `online_store: {type: remote}` at quiver,
-//! reads, writes, pushes and materializes through quiver and gets the same
-//! answers as Feast's own store on the same data, and Feast's typed
-//! exceptions. The calls and comparisons are in tests/feast/feast_client.py.
+//! feature_store.yaml only points `online_store: {type: remote}` at quiver's
+//! HTTP API and `offline_store: {type: remote}` at its Arrow Flight server,
+//! reads, writes, pushes, materializes and builds training sets through quiver
+//! and gets the same answers as Feast's own stores on the same data, and
+//! Feast's typed exceptions. The calls and comparisons are in tests/feast/feast_client.py.
 //!
 //! Feast comes from the venv scripts/test.sh creates
 //! (`QUIVER_TEST_FEAST_VENV`, default `$HOME/.cache/quiver/venv-feast`).
@@ -40,7 +41,14 @@ fn feasts_client_works_against_quiver_unchanged() {
     let work = dir.path().join("feast");
     let out = Command::new(venv.join("bin/python"))
         .arg(&script)
-        .args(["--quiver", &server.url, "--data"])
+        .args(["--quiver", &server.url, "--flight"])
+        .arg(
+            server
+                .flight
+                .as_deref()
+                .expect("quiver serve runs Arrow Flight"),
+        )
+        .arg("--data")
         .arg(repo.join("data"))
         .arg("--work")
         .arg(&work)
@@ -58,4 +66,8 @@ fn feasts_client_works_against_quiver_unchanged() {
         last.starts_with("ok: ") && last.ends_with(" checks"),
         "{stdout}"
     );
+    // Feast's persist kept the training set as a saved dataset (its file
+    // storage has no name: the command id names it).
+    let datasets = quiver(&repo, &["list", "datasets"], &[]);
+    assert!(datasets.contains("feast_"), "{datasets}");
 }

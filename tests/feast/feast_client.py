@@ -2,15 +2,16 @@
 
 Run by tests/feast_client.rs:
 
-    python feast_client.py --quiver URL --data REPO/data --work DIR
+    python feast_client.py --quiver URL --flight grpc://HOST:PORT --data REPO/data --work DIR
 
 Two Feast repos are written under DIR from definitions.py (a mirror of quiver's
 example repo over the same Parquet files): `remote/`, whose feature_store.yaml
-points its online store at quiver (the only edit a Feast user makes), and
-`local/`, Feast's own SQLite online store, materialized by Feast itself. Every
-call goes through both and the answers are compared (float32 values after
-casting both sides to float32). Any difference fails the script (exit 1) with
-the call, both answers and what differs; the last line is `ok: N checks`.
+points its online store at quiver's HTTP API and its offline store at quiver's
+Arrow Flight server (the only edits a Feast user makes), and `local/`, Feast's
+own SQLite online store and file offline store, materialized by Feast itself.
+Every call goes through both and the answers are compared (float32 values
+after casting both sides to float32). Any difference fails the script (exit 1)
+with the call, both answers and what differs; the last line is `ok: N checks`.
 """
 
 import argparse
@@ -22,15 +23,19 @@ import subprocess
 import sys
 import warnings
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlparse
 
 warnings.filterwarnings("ignore")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
-from feast import FeatureStore  # noqa: E402
+from feast import FeatureStore, FileSource  # noqa: E402
 from feast.data_source import PushMode  # noqa: E402
+from feast.infra.offline_stores.file_source import SavedDatasetFileStorage  # noqa: E402
+from feast.infra.offline_stores.remote import _send_retrieve_remote, build_arrow_flight_client  # noqa: E402
 from feast.errors import (  # noqa: E402
+    DataSourceObjectNotFoundException,
     FeastError,
     FeatureServiceNotFoundException,
     FeatureViewNotFoundException,
@@ -50,7 +55,7 @@ def check(name, condition, detail=""):
     print(f"ok: {name}")
 
 
-def write_repo(path, online_store, data):
+def write_repo(path, online_store, offline_store):
     os.makedirs(path, exist_ok=True)
     shutil.copy(os.path.join(HERE, "definitions.py"), os.path.join(path, "definitions.py"))
     with open(os.path.join(path, "feature_store.yaml"), "w") as f:
@@ -59,7 +64,7 @@ def write_repo(path, online_store, data):
             "provider: local\n"
             "registry: registry.db\n"
             f"online_store: {online_store}\n"
-            "offline_store: {type: file}\n"
+            f"offline_store: {offline_store}\n"
             "entity_key_serialization_version: 3\n"
         )
 
@@ -121,9 +126,119 @@ def feast_error_of(response):
     return FeastError.from_error_detail(response.json())
 
 
+def plain(value):
+    """A cell as a comparable Python value: every kind of missing is None."""
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value.item() if hasattr(value, "item") else value
+
+
+def same_frame(quiver, feast, keys):
+    """What differs between two DataFrames (rows in any order), or None."""
+    if sorted(quiver.columns) != sorted(feast.columns):
+        return f"columns differ: {list(quiver.columns)} vs {list(feast.columns)}"
+    if len(quiver) != len(feast):
+        return f"{len(quiver)} vs {len(feast)} rows"
+    quiver = quiver.sort_values(keys).reset_index(drop=True)
+    feast = feast[list(quiver.columns)].sort_values(keys).reset_index(drop=True)
+    for name in quiver.columns:
+        for row, (a, b) in enumerate(zip(quiver[name], feast[name])):
+            if not same_value(name, plain(a), plain(b)):
+                return f"{name}[{row}]: quiver {a!r}, feast {b!r}"
+    return None
+
+
+def compare_training_sets(label, remote, local, entity_df, keys, **call):
+    quiver = remote.get_historical_features(entity_df=entity_df, **call).to_df()
+    feast = local.get_historical_features(entity_df=entity_df, **call).to_df()
+    differs = same_frame(quiver, feast, keys)
+    check(label, differs is None, f"{differs}\nquiver:\n{quiver}\nfeast:\n{feast}")
+
+
+def offline_over_flight(args, remote, local, drivers, customers, now):
+    """Feast's remote offline store against quiver's Arrow Flight server."""
+    times = [now - timedelta(hours=1), now - timedelta(hours=30), now - timedelta(days=3)]
+    rows = [(d, t) for d in drivers + [99999] for t in times] + [(drivers[0], times[0])]
+    entity_df = pd.DataFrame({"driver_id": [d for d, _ in rows],
+                              "event_timestamp": [t for _, t in rows]})
+    driver_features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+                       "driver_hourly_stats:avg_daily_trips"]
+    keys = ["driver_id", "event_timestamp"]
+    compare_training_sets("get_historical_features over Flight: feature list, unknown and duplicate rows",
+                          remote, local, entity_df, keys, features=driver_features)
+    compare_training_sets("get_historical_features over Flight: full_feature_names",
+                          remote, local, entity_df, keys, features=driver_features, full_feature_names=True)
+    customer_df = pd.DataFrame({"customer_id": customers + ["C99999"],
+                                "event_timestamp": [now] * (len(customers) + 1)})
+    compare_training_sets("get_historical_features over Flight: string keys", remote, local, customer_df,
+                          ["customer_id", "event_timestamp"],
+                          features=["customer_profile:current_balance", "customer_profile:segment",
+                                    "customer_profile:avg_passenger_count"])
+    composite = entity_df.assign(customer_id=[customers[i % len(customers)] for i in range(len(entity_df))])
+    compare_training_sets("get_historical_features over Flight: feature service, composite rows",
+                          remote, local, composite, keys + ["customer_id"],
+                          features=remote.get_feature_service("ride_ranking"))
+
+    # The offline store's other calls, as Feast's materialization and tools make them.
+    quiver_store = remote._get_provider().offline_store
+    feast_store = local._get_provider().offline_store
+    source = remote.get_data_source("driver_stats_source")
+    pull = dict(data_source=source, join_key_columns=["driver_id"],
+                feature_name_columns=["conv_rate", "acc_rate", "avg_daily_trips"],
+                timestamp_field="event_timestamp", created_timestamp_column="created",
+                start_date=now - timedelta(days=2), end_date=now + timedelta(hours=1))
+    for name, sort in [("pull_latest_from_table_or_query", ["driver_id"]),
+                       ("pull_all_from_table_or_query", ["driver_id", "event_timestamp", "created"])]:
+        quiver = getattr(quiver_store, name)(config=remote.config, **pull).to_df()
+        feast = getattr(feast_store, name)(config=local.config, **pull).to_df()
+        differs = same_frame(quiver, feast, sort)
+        check(f"{name} over Flight", differs is None and len(quiver) > 0,
+              f"{differs}\nquiver:\n{quiver}\nfeast:\n{feast}")
+    quiver_columns = dict(quiver_store.get_table_column_names_and_types_from_data_source(remote.config, source))
+    feast_columns = dict(source.get_table_column_names_and_types(local.config))
+    check("get_table_column_names_and_types_from_data_source over Flight",
+          quiver_columns == feast_columns, f"quiver {quiver_columns}\nfeast  {feast_columns}")
+    quiver_store.validate_data_source(remote.config, source)
+    check("validate_data_source over Flight", True)
+
+    # Typed exceptions from the server, as Feast's Flight client raises them.
+    client = build_arrow_flight_client("http", "127.0.0.1", urlparse(args.flight).port, remote.config.auth_config)
+    raises("unknown view over Flight: FeatureViewNotFoundException", FeatureViewNotFoundException,
+           lambda: _send_retrieve_remote(
+               "get_historical_features",
+               {"feature_view_names": ["no_view"], "feature_refs": ["no_view:x"], "project": "driver_ranking",
+                "full_feature_names": False, "name_aliases": [None]},
+               entity_df, None, client))
+    raises("unknown data source over Flight: DataSourceObjectNotFoundException", DataSourceObjectNotFoundException,
+           lambda: quiver_store.validate_data_source(remote.config, FileSource(name="no_source", path="x.parquet",
+                                                                               timestamp_field="event_timestamp")))
+
+    # Writes: rows into quiver's offline store, then read back in a training set.
+    t = now - timedelta(minutes=10)
+    written = pd.DataFrame({"driver_id": [7100], "event_timestamp": [t], "created": [t],
+                            "conv_rate": [0.625], "acc_rate": [0.25], "avg_daily_trips": [42]})
+    remote.write_to_offline_store("driver_hourly_stats", written[list(feast_columns)])
+    back = remote.get_historical_features(
+        entity_df=pd.DataFrame({"driver_id": [7100], "event_timestamp": [now]}),
+        features=driver_features).to_df()
+    check("write_to_offline_store (offline_write_batch) reads back over Flight",
+          back["avg_daily_trips"].tolist() == [42] and np.float32(back["conv_rate"][0]) == np.float32(0.625),
+          f"{back}")
+
+    # persist: a training set kept as a saved dataset with its lineage.
+    job = remote.get_historical_features(entity_df=entity_df, features=driver_features)
+    remote.create_saved_dataset(from_=job, name="flight_training_set",
+                                storage=SavedDatasetFileStorage(path=os.path.join(args.work, "saved.parquet")))
+    check("create_saved_dataset (persist) over Flight", True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quiver", required=True)
+    parser.add_argument("--flight", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--work", required=True)
     args = parser.parse_args()
@@ -131,8 +246,10 @@ def main():
 
     remote_dir = os.path.join(args.work, "remote")
     local_dir = os.path.join(args.work, "local")
-    write_repo(remote_dir, f'{{type: remote, path: "{args.quiver}"}}', args.data)
-    write_repo(local_dir, "{type: sqlite, path: online.db}", args.data)
+    flight = urlparse(args.flight)
+    write_repo(remote_dir, f'{{type: remote, path: "{args.quiver}"}}',
+               f"{{type: remote, host: {flight.hostname}, port: {flight.port}}}")
+    write_repo(local_dir, "{type: sqlite, path: online.db}", "{type: file}")
     feast_cli(local_dir, "apply")
     feast_cli(remote_dir, "apply")
     remote = FeatureStore(repo_path=remote_dir)
@@ -297,6 +414,8 @@ def main():
     check("difference: an older write is dropped by quiver, overwrites in Feast",
           quiver_older == [0.25] and np.float32(feast_older[0]) == np.float32(0.875),
           f"quiver {quiver_older}, feast {feast_older}")
+
+    offline_over_flight(args, remote, local, [int(d) for d in drivers], customers, now)
 
     print(f"ok: {len(CHECKS)} checks")
 

@@ -154,7 +154,7 @@ async fn feast_training_set(
     upload: Option<RecordBatch>,
     save_as: Option<String>,
 ) -> Result<RecordBatch, ApiError> {
-    command.check(state.store.project())?;
+    command.check()?;
     let rows = upload.and_then(entity_rows).ok_or_else(|| {
         ApiError::bad_request(
             "get_historical_features needs entity rows: quiver does not retrieve by a date range alone",

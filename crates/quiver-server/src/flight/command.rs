@@ -4,7 +4,8 @@
 //! training-set request, with the fields of `POST /get-historical-features`.
 //!
 //! Feast's fields that quiver does not need are accepted and ignored:
-//! `command_id`, `timeout`, `progress`, `allow_overwrite` (a saved dataset is
+//! `command_id`, `project` (one server serves one project), `feature_view_names`
+//! (the references name the views), `timeout`, `progress`, `allow_overwrite` (a saved dataset is
 //! never overwritten).
 
 use quiver_store::PullRequest;
@@ -41,7 +42,6 @@ pub enum FeastCall {
 #[derive(Debug, Deserialize)]
 pub struct HistoricalCommand {
     pub feature_refs: Vec<String>,
-    pub project: String,
     #[serde(default)]
     pub full_feature_names: bool,
     #[serde(default)]
@@ -113,15 +113,10 @@ pub fn parse(bytes: &[u8]) -> Result<Call, ApiError> {
 }
 
 impl HistoricalCommand {
-    /// Refuses what quiver cannot answer: another project, view aliases and
-    /// entity-less (SQL or date range) retrieval.
-    pub fn check(&self, project: &str) -> Result<(), ApiError> {
-        if self.project != project {
-            return Err(ApiError::bad_request(format!(
-                "this server serves project `{project}`, not `{}`",
-                self.project
-            )));
-        }
+    /// Refuses what quiver cannot answer: view aliases and entity-less (SQL
+    /// or date range) retrieval. `project` is not compared: one server serves
+    /// one project, whatever the client's registry calls it (as over HTTP).
+    pub fn check(&self) -> Result<(), ApiError> {
         if let Some(alias) = self.name_aliases.iter().flatten().next() {
             return Err(ApiError::bad_request(format!(
                 "feature view aliases (`{alias}`) are not supported; request the view by its name"

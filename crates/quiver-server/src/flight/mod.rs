@@ -22,7 +22,7 @@ use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo,
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use futures::stream::BoxStream;
 use tonic::metadata::MetadataMap;
 use tonic::transport::server::TcpIncoming;
@@ -93,7 +93,11 @@ impl FlightApi {
         })?;
         let call = parse(&descriptor.cmd).map_err(status)?;
         self.authorize(&metadata, &call, name)?;
-        let rest = futures::stream::once(async { Ok(first) }).chain(stream);
+        // pyarrow sends the descriptor in a message of its own; only messages
+        // with an IPC header carry the table.
+        let rest = futures::stream::once(async { Ok(first) })
+            .chain(stream)
+            .try_filter(|message| std::future::ready(!message.data_header.is_empty()));
         let upload = tables::read_upload(rest, self.state.limits.max_body_bytes)
             .await
             .map_err(status)?;
