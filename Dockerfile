@@ -2,7 +2,7 @@
 # quiver server image: `docker compose up` builds it (see docker-compose.yml).
 #
 #   docker build -t quiver .
-#   docker run --rm -p 6566:6566 -v "$PWD/feature_repo:/repo" quiver --repo /repo serve --host 0.0.0.0 --port 6566
+#   docker run --rm -p 6566:6566 -p 8815:8815 -v "$PWD/feature_repo:/repo" quiver --repo /repo serve --host 0.0.0.0 --port 6566
 
 # ---- build ------------------------------------------------------------------
 FROM rust:1.95-bookworm AS builder
@@ -45,7 +45,7 @@ COPY --from=builder /out/quiver /usr/local/bin/quiver
 
 USER quiver
 WORKDIR /repo
-EXPOSE 6566
+EXPOSE 6566 8815
 
 ENTRYPOINT ["quiver"]
 CMD ["--repo", "/repo", "serve", "--host", "0.0.0.0", "--port", "6566"]

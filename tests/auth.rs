@@ -8,17 +8,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{applied_repo, quiver, start_server};
+use common::{admit_tokens, applied_repo, new_token, start_server};
 use serde_json::{Value, json};
-
-fn new_token(repo: &std::path::Path, name: &str, scopes: &str) -> Value {
-    let out = quiver(
-        repo,
-        &["--json", "token", "--name", name, "--scopes", scopes],
-        &[],
-    );
-    serde_json::from_str(&out).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_scopes() {
@@ -26,18 +17,7 @@ async fn tokens_and_scopes() {
     let reader = new_token(&repo, "model-server", "read-online");
     let writer = new_token(&repo, "pipeline", "write,read-offline");
     assert_ne!(reader["token"], writer["token"]);
-    let config = repo.join("quiver.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("auth:\n  tokens:\n");
-    for token in [&reader, &writer] {
-        text.push_str(&format!(
-            "    - {{ name: {}, sha256: \"{}\", scopes: {} }}\n",
-            token["name"].as_str().unwrap(),
-            token["sha256"].as_str().unwrap(),
-            token["scopes"]
-        ));
-    }
-    std::fs::write(&config, text).unwrap();
+    admit_tokens(&repo, &[&reader, &writer]);
     let server = start_server(&repo, &[], &[]);
     let client = reqwest::Client::new();
     let call = async |route: &str, token: Option<&Value>, body: Value| {

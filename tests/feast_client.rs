@@ -66,8 +66,8 @@ fn feasts_client_works_against_quiver_unchanged() {
         last.starts_with("ok: ") && last.ends_with(" checks"),
         "{stdout}"
     );
-    // Feast's persist kept the training set as a saved dataset (its file
-    // storage has no name: the command id names it).
+    // Feast's persist kept the training set as a saved dataset, named after
+    // its file storage's file (saved.parquet).
     let datasets = quiver(&repo, &["list", "datasets"], &[]);
-    assert!(datasets.contains("feast_"), "{datasets}");
+    assert!(datasets.contains("saved"), "{datasets}");
 }

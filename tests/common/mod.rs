@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pki;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -420,4 +422,30 @@ pub fn feast_venv() -> PathBuf {
         venv.display()
     );
     venv
+}
+
+/// A new API token (`quiver token --json`): `token`, `name`, `sha256`, `scopes`.
+pub fn new_token(repo: &Path, name: &str, scopes: &str) -> serde_json::Value {
+    let out = quiver(
+        repo,
+        &["--json", "token", "--name", name, "--scopes", scopes],
+        &[],
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Appends an `auth:` section admitting `tokens` (from [`new_token`]) to quiver.yaml.
+pub fn admit_tokens(repo: &Path, tokens: &[&serde_json::Value]) {
+    let config = repo.join("quiver.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("auth:\n  tokens:\n");
+    for token in tokens {
+        text.push_str(&format!(
+            "    - {{ name: {}, sha256: \"{}\", scopes: {} }}\n",
+            token["name"].as_str().unwrap(),
+            token["sha256"].as_str().unwrap(),
+            token["scopes"]
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
 }

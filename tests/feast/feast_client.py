@@ -151,10 +151,35 @@ def same_frame(quiver, feast, keys):
     return None
 
 
+def same_training_set(quiver, feast, entity_df, keys):
+    """What differs between quiver's training set and Feast's file store's, or None.
+
+    quiver answers one row per entity row. Feast's file offline store drops
+    duplicate entity rows, and entity rows whose feature rows all lie after
+    them (outside the join, not only outside the TTL); every row it keeps
+    must be in quiver's answer with the same values, and every row it drops
+    must have no feature values in quiver's (nothing leaked)."""
+    if len(quiver) != len(entity_df):
+        return f"quiver answers {len(quiver)} rows for {len(entity_df)} entity rows"
+    if sorted(quiver.columns) != sorted(feast.columns):
+        return f"columns differ: {list(quiver.columns)} vs {list(feast.columns)}"
+    unique = quiver.drop_duplicates(subset=keys)
+    kept = unique.merge(feast[keys], on=keys, how="inner")
+    differs = same_frame(kept, feast, keys)
+    if differs:
+        return differs
+    features = [c for c in quiver.columns if c not in entity_df.columns]
+    dropped = unique.merge(feast[keys], on=keys, how="left", indicator=True)
+    dropped = dropped[dropped["_merge"] == "left_only"]
+    if dropped[features].notna().any().any():
+        return f"rows Feast's file store drops have values in quiver's:\n{dropped}"
+    return None
+
+
 def compare_training_sets(label, remote, local, entity_df, keys, **call):
     quiver = remote.get_historical_features(entity_df=entity_df, **call).to_df()
     feast = local.get_historical_features(entity_df=entity_df, **call).to_df()
-    differs = same_frame(quiver, feast, keys)
+    differs = same_training_set(quiver, feast, entity_df, keys)
     check(label, differs is None, f"{differs}\nquiver:\n{quiver}\nfeast:\n{feast}")
 
 
@@ -387,6 +412,16 @@ def main():
     })
     check("the naive push reads back", answer.status_code == 200
           and answer.json()["results"][1]["values"] == [1000], answer.text)
+    # An int64 key written as an integral float (a pandas column with a gap).
+    answer = session.post(f"{args.quiver}/write-to-online-store", json={
+        "feature_view_name": "driver_hourly_stats",
+        "df": {"driver_id": [7006.0], "event_timestamp": [t.isoformat()], "created": [None],
+               "conv_rate": [0.5], "acc_rate": [0.5], "avg_daily_trips": [6]},
+    })
+    read_back = remote.get_online_features(features=["driver_hourly_stats:avg_daily_trips"],
+                                           entity_rows=[{"driver_id": 7006}]).to_dict()
+    check("an int64 key written as an integral float reads back as the integer",
+          answer.status_code == 200 and read_back["avg_daily_trips"] == [6], f"{answer.text} {read_back}")
 
     # The deliberate differences (README "Coming from Feast"), as they stand.
     stale = pd.DataFrame({

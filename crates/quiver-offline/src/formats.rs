@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -161,6 +161,38 @@ pub fn read_table_file(path: &Path) -> Result<RecordBatch> {
     read_table(format, Bytes::from(data))
 }
 
+/// `schema` as Parquet can hold it: Parquet has no seconds unit, and a
+/// `timestamp[s]` column (what CSV and pandas readers often make of entity
+/// times) would be written as bare integers other readers see as int64.
+fn parquet_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(TimeUnit::Second, tz) => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(TimeUnit::Millisecond, tz.clone())),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch` with its columns cast to `schema`'s types (a no-op when they match).
+fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema() == *schema {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| arrow::compute::cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
 /// Writes `batch` in `format`, in slices of `chunk_rows` so readers can stream it.
 pub fn write_table<W: Write + Send>(
     format: TableFormat,
@@ -180,13 +212,15 @@ pub fn write_table<W: Write + Send>(
     };
     match format {
         TableFormat::Parquet => {
-            let mut writer = ArrowWriter::try_new(out, batch.schema(), None).map_err(|e| {
+            let schema = parquet_schema(&batch.schema());
+            let mut writer = ArrowWriter::try_new(out, schema.clone(), None).map_err(|e| {
                 OfflineError::Write {
                     path: "<output>".into(),
                     source: Box::new(e),
                 }
             })?;
             for chunk in chunks {
+                let chunk = cast_batch(&chunk, &schema)?;
                 writer.write(&chunk).map_err(|e| OfflineError::Write {
                     path: "<output>".into(),
                     source: Box::new(e),
@@ -253,4 +287,36 @@ pub fn write_table_file(path: &Path, batch: &RecordBatch) -> Result<()> {
     write_table(format, batch, &mut buffered, 64 * 1024)?;
     buffered.flush().map_err(write)?;
     std::fs::rename(&temp, path).map_err(write)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, TimestampSecondArray};
+
+    use super::*;
+
+    #[test]
+    fn second_timestamps_are_written_to_parquet_as_milliseconds() {
+        let times = TimestampSecondArray::from(vec![1_700_000_000]).with_timezone("UTC");
+        let schema = Schema::new(vec![Field::new(
+            "event_timestamp",
+            times.data_type().clone(),
+            true,
+        )]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(times)]).unwrap();
+        let mut out = Vec::new();
+        write_table(TableFormat::Parquet, &batch, &mut out, 1024).unwrap();
+        let back = read_table(TableFormat::Parquet, Bytes::from(out)).unwrap();
+        let column = back.column(0);
+        assert_eq!(
+            column.data_type(),
+            &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+        );
+        assert_eq!(
+            column
+                .as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                .value(0),
+            1_700_000_000_000
+        );
+    }
 }

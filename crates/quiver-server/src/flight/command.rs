@@ -80,7 +80,7 @@ pub struct WriteBatchCommand {
 }
 
 /// `persist`: a retrieval (its command's fields beside these) kept as a saved dataset.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PersistCommand {
     pub retrieve_func: String,
     pub data_source_name: String,
@@ -214,11 +214,15 @@ impl PersistCommand {
             .map_err(|e| ApiError::bad_request(format!("Feast's persist command: {e}")))
     }
 
-    /// The saved dataset's name: the storage's data source name, else one
-    /// made from the command id (Feast's file storage has no name).
+    /// The saved dataset's name (Feast keeps the name given to
+    /// `create_saved_dataset` in its own registry and never sends it): the
+    /// storage's data source name, a file storage's file name without its
+    /// extension (`saved.parquet` → `saved`), else `feast_<command_id>`.
     pub fn dataset_name(&self) -> String {
-        if !self.data_source_name.is_empty() {
-            return self.data_source_name.clone();
+        let file_name = self.data_source_name.rsplit('/').next().unwrap_or_default();
+        let stem = file_name.split('.').next().unwrap_or_default();
+        if quiver_core::is_identifier(stem) {
+            return stem.to_string();
         }
         let id = self.command_id.as_deref().unwrap_or("unnamed");
         let id: String = id
@@ -256,13 +260,7 @@ mod tests {
             panic!("{call:?}")
         };
         assert!(command.full_feature_names);
-        command.check("driver_ranking").unwrap();
-        let error = command.check("other").unwrap_err();
-        assert!(
-            error.message.contains("serves project `other`"),
-            "{}",
-            error.message
-        );
+        command.check().unwrap();
     }
 
     #[test]
@@ -277,7 +275,7 @@ mod tests {
         };
         assert!(
             command
-                .check("p")
+                .check()
                 .unwrap_err()
                 .message
                 .contains("aliases (`w`)")
@@ -338,6 +336,13 @@ mod tests {
         };
         assert_eq!(command.historical().unwrap().feature_refs, vec!["v:f"]);
         assert_eq!(command.dataset_name(), "feast_ab_12");
+        let named = |name: &str| PersistCommand {
+            data_source_name: name.into(),
+            ..command.clone()
+        };
+        assert_eq!(named("/tmp/w/saved.parquet").dataset_name(), "saved");
+        assert_eq!(named("training_set").dataset_name(), "training_set");
+        assert_eq!(named("s3://b/2024.parquet").dataset_name(), "feast_ab_12");
     }
 
     #[test]

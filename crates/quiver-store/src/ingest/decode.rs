@@ -9,6 +9,8 @@ use quiver_core::{FeatureViewSpec, JoinKey, ScalarType, SourceSpec, ValueType};
 use quiver_online::{EntityKey, OnlineRow, Value};
 use serde_json::{Map, Value as Json};
 
+use crate::online::key_from_json;
+
 /// Why a record was refused: the label of the dead-letter header and of the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -180,7 +182,7 @@ impl RowDecoder {
                 }
                 Some(raw) => raw,
             };
-            pairs.push((key.name.clone(), typed(raw, key)?));
+            pairs.push((key.name.clone(), key_value(raw, key)?));
         }
         let key = EntityKey::new(pairs)
             .map_err(|e| Rejected::new(RejectReason::WrongType, e.to_string()))?;
@@ -248,6 +250,24 @@ fn named(field: &Field) -> String {
         format!("field `{}`", field.column)
     } else {
         format!("field `{}` (feature `{}`)", field.column, field.name)
+    }
+}
+
+/// A join key's value. An integer key also takes an integral float
+/// (`1001.0`: pandas turns an integer column with a gap into floats), as
+/// online reads do.
+fn key_value(raw: &Json, field: &Field) -> Result<Value, Rejected> {
+    let integer_key = matches!(
+        field.dtype,
+        ValueType::Scalar(ScalarType::Int32 | ScalarType::Int64)
+    );
+    match raw {
+        Json::Number(n) if integer_key && n.is_f64() => {
+            key_from_json(raw, field.dtype).map_err(|why| {
+                Rejected::new(RejectReason::WrongType, format!("{}: {why}", named(field)))
+            })
+        }
+        _ => typed(raw, field),
     }
 }
 
@@ -422,6 +442,21 @@ mod tests {
 
     fn reason(bytes: &[u8]) -> Option<RejectReason> {
         decoder().decode_bytes(bytes, None).err().map(|r| r.reason)
+    }
+
+    #[test]
+    fn an_integer_key_takes_an_integral_float_and_refuses_a_fraction() {
+        let row = decoder()
+            .decode_bytes(br#"{"driver_id": 1001.0, "ts": 0}"#, None)
+            .expect("decodes");
+        assert_eq!(
+            row.key.pairs(),
+            &[("driver_id".to_string(), Value::Int64(1001))]
+        );
+        assert_eq!(
+            reason(br#"{"driver_id": 1001.5, "ts": 0}"#),
+            Some(RejectReason::WrongType)
+        );
     }
 
     #[test]
