@@ -442,3 +442,51 @@ async fn cluster_round_trip() {
     assert!(got.iter().all(|r| r[0].status == Status::NotFound));
     let _ = OnlineError::Invalid(String::new());
 }
+
+/// One write whose rows reach every node of the cluster, several rows per
+/// entity spread through it: the guard batches rows per slot and keeps their
+/// order, so each entity ends with its latest (event, created) row, exactly as
+/// if the rows were written one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_batch_keeps_each_entitys_rows_in_order() {
+    let url = std::env::var("QUIVER_TEST_REDIS_CLUSTER_URL")
+        .expect("QUIVER_TEST_REDIS_CLUSTER_URL is not set: run scripts/test.sh, which starts a Redis Cluster");
+    let options = RedisOptions {
+        cluster: true,
+        ..RedisOptions::default()
+    };
+    let project = common::unique_project("cluster_batch");
+    let store = RedisStore::connect(&url, &project, options).await.unwrap();
+    let v = view("v", &["x"], None);
+    let entities = 300_i64;
+    let now = now_us();
+    // Round r writes every entity once: event times rise with r except in
+    // round 2, older than round 1 (dropped), and round 4 repeats round 3's
+    // event with a later created time (wins).
+    let event_of = |r: i64| match r {
+        2 => now - 10,
+        4 => now + 3,
+        _ => now + r,
+    };
+    let rows: Vec<_> = (0..5)
+        .flat_map(|r| (0..entities).map(move |e| (r, e)))
+        .map(|(r, e)| {
+            row(
+                key(e),
+                event_of(r),
+                Some(r),
+                vec![Value::Int64(r * 1000 + e)],
+            )
+        })
+        .collect();
+    let report = store.write(&v, &rows).await.unwrap();
+    assert_eq!(report.dropped_older, entities as u64, "round 2 only");
+    assert_eq!(report.written, 4 * entities as u64);
+    let keys: Vec<_> = (0..entities).map(key).collect();
+    let got = store.read(&keys, &[read_view(&v)], now + 10).await.unwrap();
+    for (e, answer) in got.iter().enumerate() {
+        assert_eq!(answer[0].values, vec![Value::Int64(4000 + e as i64)]);
+        assert_eq!(answer[0].event_ts, Some(now + 3));
+    }
+    assert_eq!(store.clear().await.unwrap(), entities as u64);
+}

@@ -202,6 +202,38 @@ impl Conn {
         }
     }
 
+    /// The rows (by their keys, in order) as batches of at most `most` row
+    /// indexes that one script call may take: on a cluster, the keys of one
+    /// batch share a slot. Rows keep their order within a batch, and the
+    /// batches of one slot keep theirs, so the rows of an entity stay in order.
+    pub(crate) fn script_batches<'a>(
+        &self,
+        keys: impl Iterator<Item = &'a [u8]>,
+        most: usize,
+    ) -> Vec<Vec<usize>> {
+        let indexes: Vec<(usize, &[u8])> = keys.enumerate().collect();
+        let groups: Vec<Vec<usize>> = match &self.link {
+            Link::Single(_) => vec![indexes.iter().map(|(i, _)| *i).collect()],
+            Link::Cluster(_) => {
+                let mut by_slot: HashMap<Slot, Vec<usize>> = HashMap::new();
+                for (i, key) in &indexes {
+                    by_slot.entry(Slot::for_key(key)).or_default().push(*i);
+                }
+                by_slot.into_values().collect()
+            }
+        };
+        groups
+            .into_iter()
+            .flat_map(|group| {
+                group
+                    .chunks(most.max(1))
+                    .map(<[usize]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|batch| !batch.is_empty())
+            .collect()
+    }
+
     /// Runs commands that each touch only the key given beside them and returns
     /// their replies in order. Single node: one pipeline, one round trip. Cluster:
     /// one pipeline per slot, all in flight at once. A server error in any reply

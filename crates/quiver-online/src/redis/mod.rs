@@ -19,10 +19,13 @@ use crate::model::{
 use crate::store::OnlineStore;
 use crate::value::Value;
 use conn::Conn;
-use guard::{Expiry, GUARD, GuardCall};
+use guard::{Expiry, GUARD, GuardRow, guard_cmd};
 
 /// Rows per pipeline of guarded writes (one round trip each).
 const WRITE_CHUNK: usize = 1000;
+/// Rows per guard script call: enough to spread the call's cost, few enough
+/// that one call keeps Redis busy well under a millisecond.
+const ROWS_PER_SCRIPT: usize = 128;
 /// Keys per `SCAN` step and per pipeline of `UNLINK`s when clearing.
 const CLEAR_CHUNK: usize = 1000;
 
@@ -113,22 +116,26 @@ impl RedisStore {
         rows: &[OnlineRow],
         now: i64,
     ) -> Result<WriteReport> {
-        let cmds: Vec<(Vec<u8>, Cmd)> = rows
+        let guarded: Vec<GuardRow> = rows
             .iter()
-            .map(|row| {
-                let key = layout::entity_key(&self.project, &row.key);
-                let values: Vec<Vec<u8>> = row.values.iter().map(codec::encode_to_vec).collect();
-                let cmd = GuardCall {
-                    key: &key,
-                    view: &view.name,
-                    event_ts: row.event_ts,
-                    created_ts: row.created_ts,
-                    expiry: key_expiry_for(self.key_expiry, view.ttl, row.event_ts, now),
-                    features: &view.features,
-                    values: &values,
-                }
-                .to_cmd();
-                (key, cmd)
+            .map(|row| GuardRow {
+                key: layout::entity_key(&self.project, &row.key),
+                event_ts: row.event_ts,
+                created_ts: row.created_ts,
+                expiry: key_expiry_for(self.key_expiry, view.ttl, row.event_ts, now),
+                values: row.values.iter().map(codec::encode_to_vec).collect(),
+            })
+            .collect();
+        let batches = self.conn.script_batches(
+            guarded.iter().map(|row| row.key.as_slice()),
+            ROWS_PER_SCRIPT,
+        );
+        let cmds: Vec<(Vec<u8>, Cmd)> = batches
+            .iter()
+            .map(|batch| {
+                let rows: Vec<&GuardRow> = batch.iter().map(|&i| &guarded[i]).collect();
+                let cmd = guard_cmd(&view.name, &view.features, &rows);
+                (rows[0].key.clone(), cmd)
             })
             .collect();
         let replies = self
@@ -136,14 +143,24 @@ impl RedisStore {
             .run_script(&GUARD, "writing online rows", &cmds)
             .await?;
         let mut report = WriteReport::default();
-        for reply in replies {
-            match reply {
-                RedisValue::Int(1) => report.written += 1,
-                RedisValue::Int(0) => report.dropped_older += 1,
+        for (batch, reply) in batches.iter().zip(replies) {
+            let outcomes = match reply {
+                RedisValue::Array(outcomes) if outcomes.len() == batch.len() => outcomes,
                 other => {
                     return Err(OnlineError::Backend(format!(
                         "unexpected reply {other:?} from the write guard script"
                     )));
+                }
+            };
+            for outcome in outcomes {
+                match outcome {
+                    RedisValue::Int(1) => report.written += 1,
+                    RedisValue::Int(0) => report.dropped_older += 1,
+                    other => {
+                        return Err(OnlineError::Backend(format!(
+                            "unexpected reply {other:?} from the write guard script"
+                        )));
+                    }
                 }
             }
         }
