@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, TimeUnit, TimestampSecondType};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
 use chrono::Duration;
 use common::{applied_repo, init_repo, parquet_batches, quiver, rfc3339, start_server, this_hour};
 use serde_json::{Value, json};
@@ -284,15 +284,17 @@ async fn entity_times_given_with_a_zone_come_back_utc() {
     let (_dir, repo) = applied_repo("bad_input_zones");
     let zoned =
         "driver_id,event_timestamp\n1001,2024-01-01T00:00:00Z\n1002,2024-01-01T05:30:00+05:30\n";
-    let utc = DataType::Timestamp(TimeUnit::Second, Some("UTC".into()));
+    // Parquet has no seconds unit: the file holds milliseconds, which every
+    // reader (pyarrow, DuckDB, Spark) reads back as a UTC timestamp.
+    let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
 
     let parquet = historical_out(&repo, zoned, "zoned.parquet");
     let batch = &parquet_batches([parquet])[0];
     let times = batch.column_by_name("event_timestamp").unwrap();
     assert_eq!(times.data_type(), &utc);
     // Both rows are the same instant, given in two zones.
-    let seconds = times.as_primitive::<TimestampSecondType>();
-    assert_eq!(seconds.values(), &[1_704_067_200, 1_704_067_200]);
+    let millis = times.as_primitive::<TimestampMillisecondType>();
+    assert_eq!(millis.values(), &[1_704_067_200_000, 1_704_067_200_000]);
 
     let csv = std::fs::read_to_string(historical_out(&repo, zoned, "zoned.csv")).unwrap();
     assert_eq!(csv.matches("2024-01-01T00:00:00Z").count(), 2, "{csv}");
@@ -305,7 +307,7 @@ async fn entity_times_given_with_a_zone_come_back_utc() {
     let batch = &parquet_batches([parquet])[0];
     assert_eq!(
         batch.column_by_name("event_timestamp").unwrap().data_type(),
-        &DataType::Timestamp(TimeUnit::Second, None)
+        &DataType::Timestamp(TimeUnit::Millisecond, None)
     );
 
     // A column mixing both is refused, naming the rows.
@@ -350,8 +352,8 @@ async fn entity_times_given_with_a_zone_come_back_utc() {
     let times = batch.column_by_name("event_timestamp").unwrap();
     assert_eq!(times.data_type(), &utc);
     assert_eq!(
-        times.as_primitive::<TimestampSecondType>().value(0),
-        1_704_067_200
+        times.as_primitive::<TimestampMillisecondType>().value(0),
+        1_704_067_200_000
     );
 }
 

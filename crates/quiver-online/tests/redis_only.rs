@@ -90,16 +90,103 @@ async fn one_hash_per_entity_with_a_hash_tag() {
         .await
         .unwrap();
     let names: BTreeSet<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(
-        names,
-        BTreeSet::from(["a:__created", "a:__ts", "a:x", "b:__ts", "b:y"])
-    );
+    // One field per view: the view's whole row as one record.
+    assert_eq!(names, BTreeSet::from(["a", "b"]));
     let get = |f: &str| fields.iter().find(|(n, _)| n == f).unwrap().1.clone();
-    assert_eq!(get("a:__ts"), T0.to_string().into_bytes());
-    assert_eq!(get("a:__created"), (T0 + 1).to_string().into_bytes());
+    let a = get("a");
+    // The fixed header the guard script reads: format, event, created flag and time.
+    assert_eq!(a[0], 2);
+    assert_eq!(a[1..9], T0.to_le_bytes());
+    assert_eq!(a[9], 1);
+    assert_eq!(a[10..18], (T0 + 1).to_le_bytes());
     // Values are the compact binary encoding, not JSON.
-    assert_eq!(get("a:x"), codec::encode_to_vec(&Value::Int64(7)));
-    assert_eq!(get("b:y"), vec![0]);
+    assert!(
+        a.ends_with(&codec::encode_to_vec(&Value::Int64(7))),
+        "{a:?}"
+    );
+    let b = get("b");
+    assert_eq!((b[9], b.last()), (0, Some(&0)));
+    h.finish().await;
+}
+
+/// Entities written by quiver builds before the record (one field per feature,
+/// times as decimal strings) are read as they are; a newer write replaces them
+/// with the record, an older one is dropped against their times.
+#[tokio::test]
+async fn the_legacy_field_per_feature_layout_is_read_and_replaced() {
+    let h = Harness::redis("legacy");
+    let store = h.store().await;
+    let v = view("v", &["x", "y"], None);
+    let name = |id: i64| format!("quiver:{}:{{{}}}", h.project("a"), hex(key(id).as_bytes()));
+    let mut conn = raw().await;
+    for id in [1, 2] {
+        let _: () = redis::cmd("HSET")
+            .arg(name(id))
+            .arg("v:__ts")
+            .arg(T0.to_string())
+            .arg("v:__created")
+            .arg((T0 + 5).to_string())
+            .arg("v:x")
+            .arg(codec::encode_to_vec(&Value::Int64(id)))
+            .arg("v:y")
+            .arg(codec::encode_to_vec(&Value::String("old".into())))
+            .arg("other:__ts")
+            .arg(T0.to_string())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let rv = [read_view(&v)];
+    let got = store
+        .read(&[key(1), key(2), key(3)], &rv, T0)
+        .await
+        .unwrap();
+    assert_eq!(got[0][0].status, Status::Present);
+    assert_eq!(got[0][0].event_ts, Some(T0));
+    assert_eq!(
+        got[1][0].values,
+        vec![Value::Int64(2), Value::String("old".into())]
+    );
+    assert_eq!(got[2][0].status, Status::NotFound);
+
+    // Same event, earlier created: older than the legacy row, dropped.
+    let older = row(
+        key(1),
+        T0,
+        Some(T0 + 4),
+        vec![Value::Int64(10), Value::Null],
+    );
+    let newer = row(
+        key(2),
+        T0,
+        Some(T0 + 6),
+        vec![Value::Int64(20), Value::Null],
+    );
+    let report = store.write(&v, &[older, newer]).await.unwrap();
+    assert_eq!((report.written, report.dropped_older), (1, 1));
+    let got = store.read(&[key(1), key(2)], &rv, T0).await.unwrap();
+    assert_eq!(got[0][0].values[0], Value::Int64(1));
+    assert_eq!(got[1][0].values, vec![Value::Int64(20), Value::Null]);
+
+    let fields = |id: i64| {
+        let name = name(id);
+        let mut conn = conn.clone();
+        async move {
+            let mut f: Vec<String> = redis::cmd("HKEYS")
+                .arg(name)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            f.sort();
+            f
+        }
+    };
+    assert_eq!(
+        fields(1).await,
+        ["other:__ts", "v:__created", "v:__ts", "v:x", "v:y"]
+    );
+    // The record replaced the view's legacy fields, and only that view's.
+    assert_eq!(fields(2).await, ["other:__ts", "v"]);
     h.finish().await;
 }
 

@@ -1,7 +1,5 @@
 //! The embedded online store: one redb file, no services needed.
 
-mod row;
-
 use std::cmp::Ordering;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -17,6 +15,7 @@ use crate::key::EntityKey;
 use crate::model::{
     OnlineRow, ReadView, ViewMeta, ViewValues, WriteReport, check_read, check_write, version_cmp,
 };
+use crate::record::{self, RecordReader, RecordWriter};
 use crate::store::OnlineStore;
 
 /// The file inside the store's directory.
@@ -131,7 +130,7 @@ impl Inner {
             for row in &rows {
                 let older = match table.get(row.key.as_slice()).map_err(|e| self.err(e))? {
                     Some(stored) => {
-                        version_cmp(row.version, row::version(stored.value())?) == Ordering::Less
+                        version_cmp(row.version, record::version(stored.value())?) == Ordering::Less
                     }
                     None => false,
                 };
@@ -161,11 +160,16 @@ impl Inner {
             Err(TableError::TableDoesNotExist(_)) => None,
             Err(e) => return Err(self.err(e)),
         };
+        let mut readers: Vec<RecordReader> = views
+            .iter()
+            .map(|v| RecordReader::new(&v.features))
+            .collect();
         keys.iter()
             .map(|key| {
                 views
                     .iter()
-                    .map(|v| {
+                    .zip(readers.iter_mut())
+                    .map(|(v, reader)| {
                         let n = v.features.len();
                         let Some(table) = &table else {
                             return Ok(ViewValues::not_found(n));
@@ -177,10 +181,8 @@ impl Inner {
                             return Ok(ViewValues::not_found(n));
                         };
                         let bytes = stored.value();
-                        let (event, _) = row::version(bytes)?;
-                        ViewValues::found(event, v.ttl, now_us, n, || {
-                            row::decode(bytes, &v.features).map(|(_, values)| values)
-                        })
+                        let (event, _) = record::version(bytes)?;
+                        ViewValues::found(event, v.ttl, now_us, n, || reader.values(bytes))
                     })
                     .collect()
             })
@@ -206,12 +208,13 @@ impl OnlineStore for EmbeddedStore {
         if rows.is_empty() {
             return Ok(WriteReport::default());
         }
+        let writer = RecordWriter::new(&view.features);
         let prepared: Vec<PreparedRow> = rows
             .iter()
             .map(|r| PreparedRow {
                 key: record_key(&r.key, &view.name),
                 version: (r.event_ts, r.created_ts),
-                record: row::encode(r.event_ts, r.created_ts, &view.features, &r.values),
+                record: writer.encode(r.event_ts, r.created_ts, &r.values),
             })
             .collect();
         self.blocking(move |inner| inner.write(prepared)).await

@@ -1,5 +1,5 @@
-//! The event-time guard: a Lua script that writes a view's row into an entity hash
-//! only when it is not older than the stored one, atomically on the server.
+//! The event-time guard: a Lua script that writes a view's record into an entity
+//! hash only when it is not older than the stored one, atomically on the server.
 
 use std::sync::LazyLock;
 
@@ -9,60 +9,70 @@ use redis::{Cmd, Script};
 /// slot), applied in order, so a later row of an entity sees an earlier one.
 ///
 /// KEYS[i]: row i's entity hash (a key may repeat).
-/// ARGV[1]: view; ARGV[2]: F, the number of features; ARGV[3..2+F]: their names.
-/// Then per row, at b = 3 + F + (i - 1) * (3 + F): ARGV[b]: event µs;
+/// ARGV[1]: the view. Then per row, at b = 2 + (i - 1) * 4: ARGV[b]: event µs;
 /// ARGV[b+1]: created µs or '' (null); ARGV[b+2]: expiry: '' leave it alone,
 /// '-1' persist (a view without TTL lives there), otherwise keep the key
-/// alive at least this many ms; ARGV[b+3..b+2+F]: the encoded values.
+/// alive at least this many ms; ARGV[b+3]: the row's record.
 /// Returns one integer per row: 1 written, 0 dropped as older.
+///
+/// The stored record's times are read from its fixed header (`record.rs`:
+/// format byte, event i64 LE, created flag, created i64 LE). A view still in
+/// the legacy field-per-feature layout (`layout.rs`) is judged by its
+/// `__ts`/`__created` fields, which the record replaces when it is written.
 ///
 /// Timestamps are compared as Lua numbers (doubles): exact for |µs| < 2^53, which
 /// writes enforce. A null created ranks below any created value.
 const GUARD_LUA: &str = r"
 local view = ARGV[1]
-local nf = tonumber(ARGV[2])
 local ts_field = view .. ':__ts'
 local cr_field = view .. ':__created'
-local fields = {}
-for j = 1, nf do fields[j] = view .. ':' .. ARGV[2 + j] end
-local stride = 3 + nf
+local legacy_prefix = view .. ':'
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local b = 3 + nf + (i - 1) * stride
+  local b = 2 + (i - 1) * 4
   local ev = tonumber(ARGV[b])
   local cr = tonumber(ARGV[b + 1])
   local keep = ARGV[b + 2]
+  local old_ev, old_cr, legacy
+  local stored = redis.call('HGET', key, view)
+  if stored then
+    local flag
+    old_ev, flag = struct.unpack('<i8B', stored, 2)
+    if flag == 1 then old_cr = struct.unpack('<i8', stored, 11) end
+  else
+    local l = redis.call('HMGET', key, ts_field, cr_field)
+    if l[1] then
+      legacy = true
+      old_ev = tonumber(l[1])
+      if l[2] then old_cr = tonumber(l[2]) end
+    end
+  end
   local write = true
-  local stored = redis.call('HMGET', key, ts_field, cr_field)
-  if stored[1] then
-    local old_ev = tonumber(stored[1])
+  if old_ev then
     if ev < old_ev then
       write = false
-    elseif ev == old_ev and stored[2] then
-      local old_cr = tonumber(stored[2])
-      if cr == nil or cr < old_cr then write = false end
+    elseif ev == old_ev and old_cr and (cr == nil or cr < old_cr) then
+      write = false
     end
   end
   if write then
     local ttl_before = -1
     if keep ~= '' and keep ~= '-1' then ttl_before = redis.call('PTTL', key) end
-    local batch = {ts_field, ARGV[b]}
-    if cr == nil then
-      redis.call('HDEL', key, cr_field)
-    else
-      batch[3] = cr_field
-      batch[4] = ARGV[b + 1]
-    end
-    for j = 1, nf do
-      batch[#batch + 1] = fields[j]
-      batch[#batch + 1] = ARGV[b + 2 + j]
-      if #batch >= 1000 then
-        redis.call('HSET', key, unpack(batch))
-        batch = {}
+    redis.call('HSET', key, view, ARGV[b + 3])
+    if legacy then
+      local gone = {}
+      for _, f in ipairs(redis.call('HKEYS', key)) do
+        if string.sub(f, 1, #legacy_prefix) == legacy_prefix then
+          gone[#gone + 1] = f
+          if #gone >= 1000 then
+            redis.call('HDEL', key, unpack(gone))
+            gone = {}
+          end
+        end
       end
+      if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
     end
-    if #batch > 0 then redis.call('HSET', key, unpack(batch)) end
     if keep == '-1' then
       redis.call('PERSIST', key)
     elseif keep ~= '' then
@@ -98,22 +108,19 @@ pub(crate) struct GuardRow {
     pub event_ts: i64,
     pub created_ts: Option<i64>,
     pub expiry: Expiry,
-    /// Encoded values, one per feature.
-    pub values: Vec<Vec<u8>>,
+    /// The row's record (`record.rs`).
+    pub record: Vec<u8>,
 }
 
 /// One `EVALSHA` of the guard script over `rows` of `view` (all keys in one
 /// cluster slot).
-pub(crate) fn guard_cmd(view: &str, features: &[String], rows: &[&GuardRow]) -> Cmd {
+pub(crate) fn guard_cmd(view: &str, rows: &[&GuardRow]) -> Cmd {
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(GUARD.get_hash()).arg(rows.len());
     for row in rows {
         cmd.arg(row.key.as_slice());
     }
-    cmd.arg(view).arg(features.len());
-    for feature in features {
-        cmd.arg(feature.as_str());
-    }
+    cmd.arg(view);
     for row in rows {
         cmd.arg(row.event_ts);
         match row.created_ts {
@@ -125,9 +132,7 @@ pub(crate) fn guard_cmd(view: &str, features: &[String], rows: &[&GuardRow]) -> 
             Expiry::Persist => cmd.arg("-1"),
             Expiry::AtLeastMs(ms) => cmd.arg(ms.max(1)),
         };
-        for value in &row.values {
-            cmd.arg(value.as_slice());
-        }
+        cmd.arg(row.record.as_slice());
     }
     cmd
 }

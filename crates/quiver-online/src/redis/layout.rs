@@ -2,9 +2,14 @@
 //!
 //! One hash per (project, entity key): `quiver:<project>:{<hex of the entity key
 //! bytes>}`. The braces are a Redis Cluster hash tag, so the whole entity (every
-//! view) sits in one slot and a lookup is one command on one node. Fields:
-//! `<view>:<feature>` holds the encoded value, `<view>:__ts` and
-//! `<view>:__created` the row's event and created times as decimal µs.
+//! view) sits in one slot and a lookup is one command on one node. The field
+//! `<view>` holds the view's row as one record (`record.rs`): a read or a write
+//! of any number of a view's features touches one field.
+//!
+//! The legacy layout, written by quiver builds before the record: one field per
+//! feature, `<view>:<feature>` holding the encoded value, and `<view>:__ts` and
+//! `<view>:__created` the row's event and created times as decimal µs. Reads
+//! still find it; the first write of the view's record removes it.
 
 use crate::key::EntityKey;
 
@@ -31,11 +36,13 @@ pub(crate) fn project_pattern(project: &str) -> String {
     format!("quiver:{project}:*")
 }
 
-pub(crate) fn ts_field(view: &str) -> String {
+/// The legacy layout's event time field of a view.
+pub(crate) fn legacy_ts_field(view: &str) -> String {
     format!("{view}:__ts")
 }
 
-pub(crate) fn feature_field(view: &str, feature: &str) -> String {
+/// The legacy layout's field of one feature.
+pub(crate) fn legacy_feature_field(view: &str, feature: &str) -> String {
     format!("{view}:{feature}")
 }
 

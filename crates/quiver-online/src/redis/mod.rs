@@ -13,9 +13,10 @@ use crate::codec;
 use crate::error::{OnlineError, Result};
 use crate::key::EntityKey;
 use crate::model::{
-    OnlineRow, ReadView, ViewMeta, ViewValues, WriteReport, check_read, check_write, duration_us,
-    now_us,
+    OnlineRow, ReadView, Status, ViewMeta, ViewValues, WriteReport, check_read, check_write,
+    duration_us, now_us,
 };
+use crate::record::{self, RecordReader, RecordWriter};
 use crate::store::OnlineStore;
 use crate::value::Value;
 use conn::Conn;
@@ -116,6 +117,7 @@ impl RedisStore {
         rows: &[OnlineRow],
         now: i64,
     ) -> Result<WriteReport> {
+        let writer = RecordWriter::new(&view.features);
         let guarded: Vec<GuardRow> = rows
             .iter()
             .map(|row| GuardRow {
@@ -123,7 +125,7 @@ impl RedisStore {
                 event_ts: row.event_ts,
                 created_ts: row.created_ts,
                 expiry: key_expiry_for(self.key_expiry, view.ttl, row.event_ts, now),
-                values: row.values.iter().map(codec::encode_to_vec).collect(),
+                record: writer.encode(row.event_ts, row.created_ts, &row.values),
             })
             .collect();
         let batches = self.conn.script_batches(
@@ -134,7 +136,7 @@ impl RedisStore {
             .iter()
             .map(|batch| {
                 let rows: Vec<&GuardRow> = batch.iter().map(|&i| &guarded[i]).collect();
-                let cmd = guard_cmd(&view.name, &view.features, &rows);
+                let cmd = guard_cmd(&view.name, &rows);
                 (rows[0].key.clone(), cmd)
             })
             .collect();
@@ -165,6 +167,63 @@ impl RedisStore {
             }
         }
         Ok(report)
+    }
+
+    /// Fills in the values of the (key, view) pairs still stored in the legacy
+    /// field-per-feature layout (one more round trip, only while such entities
+    /// remain).
+    async fn read_legacy(
+        &self,
+        keys: &[EntityKey],
+        views: &[ReadView],
+        legacy: &[(usize, usize)],
+        answers: &mut [Vec<ViewValues>],
+    ) -> Result<()> {
+        let cmds: Vec<(Vec<u8>, Cmd)> = legacy
+            .iter()
+            .map(|&(k, v)| {
+                let key = layout::entity_key(&self.project, &keys[k]);
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(&key);
+                for feature in &views[v].features {
+                    cmd.arg(layout::legacy_feature_field(&views[v].view, feature));
+                }
+                (key, cmd)
+            })
+            .collect();
+        let replies = self
+            .conn
+            .bounded("reading online features", self.conn.run(&cmds))
+            .await?;
+        for (&(k, v), reply) in legacy.iter().zip(replies) {
+            let view = &views[v];
+            let RedisValue::Array(items) = reply else {
+                return Err(OnlineError::Backend(format!(
+                    "unexpected HMGET reply {reply:?}"
+                )));
+            };
+            if items.len() != view.features.len() {
+                return Err(OnlineError::Backend(format!(
+                    "HMGET answered {} fields for {} asked",
+                    items.len(),
+                    view.features.len()
+                )));
+            }
+            answers[k][v].values = items
+                .into_iter()
+                .zip(&view.features)
+                .map(|(item, feature)| match field_bytes(item)? {
+                    None => Ok(Value::Null),
+                    Some(bytes) => codec::decode(&bytes).map_err(|e| {
+                        OnlineError::Corrupt(format!(
+                            "feature `{}:{feature}` of {}: {e}",
+                            view.view, keys[k]
+                        ))
+                    }),
+                })
+                .collect::<Result<_>>()?;
+        }
+        Ok(())
     }
 
     /// Every key of the project on one node (the only node, or one cluster master).
@@ -256,6 +315,13 @@ fn ts_from_field(bytes: &[u8], key: &EntityKey, view: &str) -> Result<i64> {
         })
 }
 
+fn record_error(e: OnlineError, key: &EntityKey, view: &str) -> OnlineError {
+    match e {
+        OnlineError::Corrupt(m) => OnlineError::Corrupt(format!("view `{view}` of {key}: {m}")),
+        other => other,
+    }
+}
+
 fn field_bytes(reply: RedisValue) -> Result<Option<Vec<u8>>> {
     match reply {
         RedisValue::Nil => Ok(None),
@@ -289,12 +355,11 @@ impl OnlineStore for RedisStore {
         if keys.is_empty() || views.is_empty() {
             return Ok(vec![Vec::new(); keys.len()]);
         }
+        // Per view its record and, for entities still in the legacy layout,
+        // its legacy event time field.
         let fields: Vec<String> = views
             .iter()
-            .flat_map(|v| {
-                std::iter::once(layout::ts_field(&v.view))
-                    .chain(v.features.iter().map(|f| layout::feature_field(&v.view, f)))
-            })
+            .flat_map(|v| [v.view.clone(), layout::legacy_ts_field(&v.view)])
             .collect();
         let cmds: Vec<(Vec<u8>, Cmd)> = keys
             .iter()
@@ -309,49 +374,59 @@ impl OnlineStore for RedisStore {
             .conn
             .bounded("reading online features", self.conn.run(&cmds))
             .await?;
-        keys.iter()
-            .zip(replies)
-            .map(|(key, reply)| {
-                let RedisValue::Array(items) = reply else {
-                    return Err(OnlineError::Backend(format!(
-                        "unexpected HMGET reply {reply:?}"
-                    )));
+        let mut readers: Vec<RecordReader> = views
+            .iter()
+            .map(|v| RecordReader::new(&v.features))
+            .collect();
+        let mut legacy = Vec::new();
+        let mut answers = Vec::with_capacity(keys.len());
+        for (k, (key, reply)) in keys.iter().zip(replies).enumerate() {
+            let RedisValue::Array(items) = reply else {
+                return Err(OnlineError::Backend(format!(
+                    "unexpected HMGET reply {reply:?}"
+                )));
+            };
+            if items.len() != fields.len() {
+                return Err(OnlineError::Backend(format!(
+                    "HMGET answered {} fields for {} asked",
+                    items.len(),
+                    fields.len()
+                )));
+            }
+            let mut items = items.into_iter();
+            let mut row = Vec::with_capacity(views.len());
+            for (v, (view, reader)) in views.iter().zip(readers.iter_mut()).enumerate() {
+                let stored = items.next().map(field_bytes).transpose()?.flatten();
+                let legacy_ts = items.next().map(field_bytes).transpose()?.flatten();
+                let n = view.features.len();
+                let answer = match (stored, legacy_ts) {
+                    (Some(bytes), _) => {
+                        let in_context = |e| record_error(e, key, &view.view);
+                        let (event, _) = record::version(&bytes).map_err(in_context)?;
+                        ViewValues::found(event, view.ttl, now_us, n, || {
+                            reader.values(&bytes).map_err(in_context)
+                        })?
+                    }
+                    (None, Some(ts)) => {
+                        let event = ts_from_field(&ts, key, &view.view)?;
+                        let answer = ViewValues::found(event, view.ttl, now_us, n, || {
+                            Ok(vec![Value::Null; n])
+                        })?;
+                        if answer.status == Status::Present {
+                            legacy.push((k, v));
+                        }
+                        answer
+                    }
+                    (None, None) => ViewValues::not_found(n),
                 };
-                if items.len() != fields.len() {
-                    return Err(OnlineError::Backend(format!(
-                        "HMGET answered {} fields for {} asked",
-                        items.len(),
-                        fields.len()
-                    )));
-                }
-                let mut items = items.into_iter();
-                views
-                    .iter()
-                    .map(|v| {
-                        let ts = items.next().map(field_bytes).transpose()?.flatten();
-                        let raw: Vec<RedisValue> = items.by_ref().take(v.features.len()).collect();
-                        let Some(ts) = ts else {
-                            return Ok(ViewValues::not_found(v.features.len()));
-                        };
-                        let event_ts = ts_from_field(&ts, key, &v.view)?;
-                        ViewValues::found(event_ts, v.ttl, now_us, v.features.len(), || {
-                            raw.into_iter()
-                                .zip(&v.features)
-                                .map(|(item, feature)| match field_bytes(item)? {
-                                    None => Ok(Value::Null),
-                                    Some(bytes) => codec::decode(&bytes).map_err(|e| {
-                                        OnlineError::Corrupt(format!(
-                                            "feature `{}:{feature}` of {key}: {e}",
-                                            v.view
-                                        ))
-                                    }),
-                                })
-                                .collect()
-                        })
-                    })
-                    .collect()
-            })
-            .collect()
+                row.push(answer);
+            }
+            answers.push(row);
+        }
+        if !legacy.is_empty() {
+            self.read_legacy(keys, views, &legacy, &mut answers).await?;
+        }
+        Ok(answers)
     }
 
     async fn clear(&self) -> Result<u64> {
