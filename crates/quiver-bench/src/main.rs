@@ -162,11 +162,15 @@ enum Command {
         #[arg(long)]
         clear: bool,
     },
-    /// Load `quiver serve` over HTTP.
+    /// Load `quiver serve` (or any server answering Feast's
+    /// `/get-online-features`, such as Feast's own) over HTTP.
     Load {
         /// The server's base URL, e.g. http://127.0.0.1:6566.
         #[arg(long)]
         url: String,
+        /// The name the results are printed and recorded under.
+        #[arg(long, default_value = "quiver")]
+        label: String,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -401,12 +405,12 @@ fn dispatch(command: Command) -> Result<()> {
         Command::MaterializeOne { dir, clear } => {
             small_runtime()?.block_on(materialize::run_one(&dir, clear))
         }
-        Command::Load { url, run } => {
+        Command::Load { url, label, run } => {
             let workload = run.workload();
             let mode = run.mode()?;
             run.runtime()?.block_on(async {
                 let target = load::target(&url, &workload, mode)?;
-                measure("quiver", target, &workload, mode, &run).await
+                measure(&label, target, &workload, mode, &run).await
             })
         }
         Command::Floor {

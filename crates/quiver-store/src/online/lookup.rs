@@ -128,7 +128,8 @@ impl FeatureStore {
                 .push(index);
         }
         let online = self.online().await?;
-        let mut answers: Vec<Option<Vec<Vec<quiver_online::ViewValues>>>> = vec![None; views.len()];
+        // Per requested view, its answer for each entity row.
+        let mut answers: Vec<Option<Vec<quiver_online::ViewValues>>> = vec![None; views.len()];
         for (key_names, members) in &groups {
             let view = &views[members[0]].view;
             let mut keys = Vec::with_capacity(rows);
@@ -165,14 +166,15 @@ impl FeatureStore {
                         .filter(|_| !request.answers.expired_as_present),
                 })
                 .collect();
-            let values = online.read(&keys, &reads, now_us).await?;
-            for (position, &i) in members.iter().enumerate() {
-                answers[i] = Some(
-                    values
-                        .iter()
-                        .map(|per_key| vec![per_key[position].clone()])
-                        .collect(),
-                );
+            let mut per_view: Vec<Vec<quiver_online::ViewValues>> =
+                members.iter().map(|_| Vec::with_capacity(rows)).collect();
+            for per_key in online.read(&keys, &reads, now_us).await? {
+                for (list, answer) in per_view.iter_mut().zip(per_key) {
+                    list.push(answer);
+                }
+            }
+            for (&i, list) in members.iter().zip(per_view) {
+                answers[i] = Some(list);
             }
         }
 
@@ -188,6 +190,11 @@ impl FeatureStore {
         }
         for (view, answer) in views.iter().zip(&answers) {
             let Some(answer) = answer else { continue };
+            // One event time per entity row, shared by the view's features.
+            let times: Vec<String> = answer
+                .iter()
+                .map(|read| read.event_ts.map_or_else(|| NO_TIME.to_string(), rfc3339))
+                .collect();
             for (index, (_, output)) in view.features.iter().enumerate() {
                 feature_names.push(output.clone());
                 let mut result = OnlineResult {
@@ -195,17 +202,14 @@ impl FeatureStore {
                     statuses: Vec::with_capacity(rows),
                     event_timestamps: Vec::with_capacity(rows),
                 };
-                for per_key in answer {
-                    let read = &per_key[0];
+                for (read, time) in answer.iter().zip(&times) {
                     result.values.push(
                         read.values
                             .get(index)
                             .map_or(Json::Null, |v| request.answers.json(v)),
                     );
                     result.statuses.push(read.status);
-                    result
-                        .event_timestamps
-                        .push(read.event_ts.map_or_else(|| NO_TIME.to_string(), rfc3339));
+                    result.event_timestamps.push(time.clone());
                 }
                 results.push(result);
             }

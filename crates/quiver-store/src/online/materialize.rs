@@ -5,8 +5,10 @@ use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use quiver_offline::{CREATED_TS, EVENT_TS, TimeWindow, ViewSchema, in_window, scan_view};
-use quiver_online::{EntityKey, OnlineRow, OnlineStore, Value, ViewMeta, WriteReport};
+use quiver_online::{EntityKey, OnlineRow, OnlineStore, ViewMeta, WriteReport};
 use serde::Serialize;
 
 use super::convert::arrow_value;
@@ -63,67 +65,109 @@ impl FeatureStore {
 
         let mut latest = LatestPerKey::default();
         let mut pending_rows: Vec<OnlineRow> = Vec::with_capacity(WRITE_BATCH);
-        let mut report = OnlineWrite::default();
+        let mut writes = Writes::new(online.as_ref(), &meta, on_rows);
+        let mut columns: Option<Columns> = None;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(quiver_offline::OfflineError::from)?;
-            let keys = key_names
+            if columns.is_none() {
+                columns = Some(Columns::find(&batch, &key_names, &features)?);
+            }
+            let Some(columns) = columns.as_ref() else {
+                continue;
+            };
+            let keys: Vec<ArrayRef> = columns
+                .keys
                 .iter()
-                .map(|k| column(&batch, k))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|&i| batch.column(i).clone())
+                .collect();
             let rows = converter
                 .convert_columns(&keys)
                 .map_err(quiver_offline::OfflineError::from)?;
             for i in 0..batch.num_rows() {
                 // Rows arrive sorted by key then time: the last row of a key run is its latest.
                 if let Some(done) = latest.push(rows.row(i).owned(), &batch, i) {
-                    pending_rows.push(online_row(&done.0, done.1, &key_names, &features)?);
+                    pending_rows.push(columns.online_row(&done.0, done.1, &key_names)?);
                 }
             }
             if pending_rows.len() >= WRITE_BATCH {
-                flush(
-                    online.as_ref(),
-                    &meta,
-                    &mut pending_rows,
-                    &mut report,
-                    on_rows,
-                )
-                .await?;
+                writes.start(std::mem::take(&mut pending_rows)).await?;
             }
         }
-        if let Some((batch, row)) = latest.finish() {
-            pending_rows.push(online_row(&batch, row, &key_names, &features)?);
+        if let (Some((batch, row)), Some(columns)) = (latest.finish(), &columns) {
+            pending_rows.push(columns.online_row(&batch, row, &key_names)?);
         }
-        flush(
-            online.as_ref(),
-            &meta,
-            &mut pending_rows,
-            &mut report,
-            on_rows,
-        )
-        .await?;
-        Ok(report)
+        writes.start(pending_rows).await?;
+        writes.finish().await
     }
 }
 
-async fn flush(
-    online: &dyn OnlineStore,
-    meta: &ViewMeta,
-    rows: &mut Vec<OnlineRow>,
-    report: &mut OnlineWrite,
-    on_rows: &(dyn Fn(u64) + Sync),
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
+/// Writes in flight to the online store. Each entity's latest row appears in
+/// exactly one batch of a run, so batches may be written in any order: a few go
+/// at once, which keeps the store busy while the next batch is read and encoded.
+struct Writes<'a> {
+    online: &'a dyn OnlineStore,
+    meta: &'a ViewMeta,
+    on_rows: &'a (dyn Fn(u64) + Sync),
+    in_flight: FuturesUnordered<BoxFuture<'a, quiver_online::Result<(u64, WriteReport)>>>,
+    report: OnlineWrite,
+}
+
+/// Batches written at once by one materialization of one view.
+const WRITES_IN_FLIGHT: usize = 4;
+
+impl<'a> Writes<'a> {
+    fn new(
+        online: &'a dyn OnlineStore,
+        meta: &'a ViewMeta,
+        on_rows: &'a (dyn Fn(u64) + Sync),
+    ) -> Self {
+        Writes {
+            online,
+            meta,
+            on_rows,
+            in_flight: FuturesUnordered::new(),
+            report: OnlineWrite::default(),
+        }
     }
-    let WriteReport {
-        written,
-        dropped_older,
-    } = online.write(meta, rows).await?;
-    report.written += written;
-    report.dropped_older += dropped_older;
-    on_rows(rows.len() as u64);
-    rows.clear();
-    Ok(())
+
+    /// Starts writing `rows`, first waiting for a write to finish when enough are in flight.
+    async fn start(&mut self, rows: Vec<OnlineRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        while self.in_flight.len() >= WRITES_IN_FLIGHT {
+            self.finish_one().await?;
+        }
+        let (online, meta) = (self.online, self.meta);
+        self.in_flight.push(Box::pin(async move {
+            let report = online.write(meta, &rows).await?;
+            Ok((rows.len() as u64, report))
+        }));
+        Ok(())
+    }
+
+    async fn finish_one(&mut self) -> Result<()> {
+        if let Some(done) = self.in_flight.next().await {
+            let (
+                rows,
+                WriteReport {
+                    written,
+                    dropped_older,
+                },
+            ) = done?;
+            self.report.written += written;
+            self.report.dropped_older += dropped_older;
+            (self.on_rows)(rows);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<OnlineWrite> {
+        while !self.in_flight.is_empty() {
+            self.finish_one().await?;
+        }
+        Ok(self.report)
+    }
 }
 
 /// Tracks the last row of the current key run across batches.
@@ -155,45 +199,66 @@ impl LatestPerKey {
     }
 }
 
-fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
-    batch
-        .column_by_name(name)
-        .cloned()
-        .ok_or_else(|| StoreError::Request(format!("offline data lacks column `{name}`")))
+/// Where a scanned batch holds what an online row needs (found once: every
+/// batch of a scan has the same schema).
+struct Columns {
+    keys: Vec<usize>,
+    event: usize,
+    created: usize,
+    features: Vec<usize>,
 }
 
-fn online_row(
-    batch: &RecordBatch,
-    row: usize,
-    keys: &[String],
-    features: &[String],
-) -> Result<OnlineRow> {
-    let pairs = keys
-        .iter()
-        .map(|k| Ok((k.clone(), arrow_value(&column(batch, k)?, row))))
-        .collect::<Result<Vec<_>>>()?;
-    let timestamp = |name: &str| -> Result<Option<i64>> {
-        let column = column(batch, name)?;
-        let array = column
-            .as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .ok_or_else(|| {
-                StoreError::Request(format!(
-                    "offline column `{name}` is not microsecond timestamps"
-                ))
-            })?;
-        Ok(arrow::array::Array::is_valid(array, row).then(|| array.value(row)))
-    };
-    let event_ts = timestamp(EVENT_TS)?
-        .ok_or_else(|| StoreError::Request("a stored row has no event time".into()))?;
-    let values = features
-        .iter()
-        .map(|f| Ok(arrow_value(&column(batch, f)?, row)))
-        .collect::<Result<Vec<Value>>>()?;
-    Ok(OnlineRow {
-        key: EntityKey::new(pairs)?,
-        event_ts,
-        created_ts: timestamp(CREATED_TS)?,
-        values,
-    })
+impl Columns {
+    fn find(batch: &RecordBatch, keys: &[String], features: &[String]) -> Result<Self> {
+        let schema = batch.schema();
+        let index = |name: &str| {
+            schema
+                .index_of(name)
+                .map_err(|_| StoreError::Request(format!("offline data lacks column `{name}`")))
+        };
+        Ok(Columns {
+            keys: keys.iter().map(|k| index(k)).collect::<Result<_>>()?,
+            event: index(EVENT_TS)?,
+            created: index(CREATED_TS)?,
+            features: features.iter().map(|f| index(f)).collect::<Result<_>>()?,
+        })
+    }
+
+    fn online_row(
+        &self,
+        batch: &RecordBatch,
+        row: usize,
+        key_names: &[String],
+    ) -> Result<OnlineRow> {
+        let pairs = key_names
+            .iter()
+            .zip(&self.keys)
+            .map(|(name, &i)| (name.clone(), arrow_value(batch.column(i), row)))
+            .collect();
+        let timestamp = |i: usize, name: &str| -> Result<Option<i64>> {
+            let array = batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(|| {
+                    StoreError::Request(format!(
+                        "offline column `{name}` is not microsecond timestamps"
+                    ))
+                })?;
+            Ok(arrow::array::Array::is_valid(array, row).then(|| array.value(row)))
+        };
+        let event_ts = timestamp(self.event, EVENT_TS)?
+            .ok_or_else(|| StoreError::Request("a stored row has no event time".into()))?;
+        let values = self
+            .features
+            .iter()
+            .map(|&i| arrow_value(batch.column(i), row))
+            .collect();
+        Ok(OnlineRow {
+            key: EntityKey::new(pairs)?,
+            event_ts,
+            created_ts: timestamp(self.created, CREATED_TS)?,
+            values,
+        })
+    }
 }
