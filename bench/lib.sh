@@ -40,3 +40,17 @@ start_quiver_serve() {
     # shellcheck disable=SC2034 # read by the scripts that source this file
     FLIGHT_URL=$(sed -n 's/^quiver: Arrow Flight on //p' "$logfile" | head -n 1)
 }
+
+# make_feast_venv VENV REQUIREMENTS STAMP WANTED: (re)creates Feast's venv from
+# the requirements file, as scripts/test.sh does, and writes its stamp.
+make_feast_venv() {
+    local venv=$1 requirements=$2 stamp=$3 wanted=$4
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed (apt-get install python3 python3-venv)"
+    echo "creating $venv from scripts/requirements-feast.txt (PyPI)"
+    rm -rf "$venv"
+    mkdir -p "$(dirname -- "$venv")"
+    python3 -m venv "$venv" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" ||
+        die "could not install scripts/requirements-feast.txt into $venv"
+    echo "$wanted" >"$stamp"
+}

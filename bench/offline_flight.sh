@@ -149,14 +149,7 @@ esac
 STAMP=$VENV/.requirements.sha256
 WANTED=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
 if [[ -z ${QUIVER_TEST_FEAST_VENV:-} && ! (-x $VENV/bin/feast && -f $STAMP && $(cat "$STAMP") == "$WANTED") ]]; then
-    command -v python3 >/dev/null 2>&1 || die "python3 is needed (apt-get install python3 python3-venv)"
-    echo "creating $VENV from scripts/requirements-feast.txt (PyPI)"
-    rm -rf "$VENV"
-    mkdir -p "$(dirname -- "$VENV")"
-    python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" ||
-        die "could not install scripts/requirements-feast.txt into $VENV"
-    echo "$WANTED" >"$STAMP"
+    make_feast_venv "$VENV" "$REQUIREMENTS" "$STAMP" "$WANTED"
 fi
 [[ -x $VENV/bin/feast ]] || die "$VENV has no feast (set QUIVER_TEST_FEAST_VENV to a venv with feast==0.67.0)"
 PY=$VENV/bin/python

@@ -149,13 +149,7 @@ feast_venv() {
             die "$VENV is still incomplete after $VENV_WAIT s (no bin/feast or no .requirements.sha256). If no other process (scripts/test.sh, a bench script) is creating it, remove it (rm -rf $VENV) and rerun to have it created, or set QUIVER_TEST_FEAST_VENV to a venv with feast==0.67.0"
     fi
     if [[ ! (-x $VENV/bin/feast && -f $stamp && $(cat "$stamp") == "$wanted") ]]; then
-        echo "creating $VENV from scripts/requirements-feast.txt (PyPI)"
-        rm -rf "$VENV"
-        mkdir -p "$(dirname -- "$VENV")"
-        python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" ||
-            die "could not install scripts/requirements-feast.txt into $VENV"
-        echo "$wanted" >"$stamp"
+        make_feast_venv "$VENV" "$REQUIREMENTS" "$stamp" "$wanted"
     fi
 }
 feast_venv
