@@ -8,7 +8,7 @@ use crate::view_schema::ViewSchema;
 
 /// The features wanted: a list of `view:feature` (or `view` for all of a view)
 /// or the name of a feature service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FeatureSelection {
     Features(Vec<String>),
     Service(String),

@@ -10,13 +10,15 @@ mod asof;
 mod columns;
 mod entity;
 mod features;
+mod ranges;
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::{Field, Schema};
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::compute::{interleave, take};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{ident, lit, when};
+use datafusion::logical_expr::{Expr, ident, lit, when};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use quiver_core::RepoSpec;
@@ -95,26 +97,12 @@ pub async fn get_historical_features(
         let read = ViewRead {
             view,
             features: &feature_names,
+            feature_schema: Arc::new(Schema::new(feature_fields.clone())),
             entity_times: (min_t, max_t),
             ttl_us,
             as_of_known_time: request.as_of_known_time,
         };
-        let stream = view_rows(ctx, store, &read).await?;
-        let merged = asof::merge(
-            asof::EntitySide {
-                keys,
-                times: entity.times.clone(),
-            },
-            asof::ViewSide {
-                stream,
-                key_names: view.key_names().into_iter().map(String::from).collect(),
-                feature_names,
-                feature_schema: Arc::new(Schema::new(feature_fields.clone())),
-                ttl_us,
-                as_of_known_time: request.as_of_known_time,
-            },
-        )
-        .await?;
+        let merged = join_view(ctx, store, &read, &keys, &entity.times).await?;
         for ((field, column), (_, output)) in feature_fields
             .into_iter()
             .zip(merged)
@@ -134,18 +122,104 @@ pub async fn get_historical_features(
 struct ViewRead<'a> {
     view: &'a ViewSchema,
     features: &'a [String],
+    feature_schema: SchemaRef,
     /// The earliest and latest entity time of the request.
     entity_times: (i64, i64),
     ttl_us: Option<i64>,
     as_of_known_time: bool,
 }
 
-/// The view's stored rows that can answer the request's entity times, sorted by
-/// keys, then effective time.
+/// One view's feature columns for every entity row, in the frame's order.
+///
+/// The entity rows are split into ranges of the first join key
+/// ([`ranges::key_ranges`], one per target partition); each range scans its own
+/// part of the store and merges on its own task, so the join uses every core.
+async fn join_view(
+    ctx: &SessionContext,
+    store: &OfflineStore,
+    read: &ViewRead<'_>,
+    keys: &[ArrayRef],
+    times: &[i64],
+) -> Result<Vec<ArrayRef>> {
+    let parts = ctx.copied_config().target_partitions();
+    let ranges = ranges::key_ranges(&keys[0], parts)?;
+    let first_key = read.view.keys[0].name.as_str();
+    // The ranges are the parallelism: each range's own query gets its share of
+    // the partitions, so sorts do not multiply past the memory pool.
+    let config = ctx
+        .copied_config()
+        .with_target_partitions((parts / ranges.len()).max(1));
+    let range_ctx = SessionContext::new_with_config_rt(config, ctx.runtime_env());
+    // Dropping the set (a request given up) stops every range's work.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (part, range) in ranges.iter().enumerate() {
+        let entity = if ranges.len() == 1 {
+            // One range is every row: no need to copy them out.
+            asof::EntitySide {
+                keys: keys.to_vec(),
+                times: times.to_vec(),
+            }
+        } else {
+            asof::EntitySide {
+                keys: keys
+                    .iter()
+                    .map(|k| take(k, &range.rows, None))
+                    .collect::<std::result::Result<_, _>>()?,
+                times: range
+                    .rows
+                    .values()
+                    .iter()
+                    .map(|&i| times[i as usize])
+                    .collect(),
+            }
+        };
+        let stream = view_rows(&range_ctx, store, read, range.filter(first_key)).await?;
+        let view = asof::ViewSide {
+            stream,
+            key_names: read
+                .view
+                .key_names()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            feature_names: read.features.to_vec(),
+            feature_schema: read.feature_schema.clone(),
+            ttl_us: read.ttl_us,
+            as_of_known_time: read.as_of_known_time,
+        };
+        tasks.spawn(async move { (part, asof::merge(entity, view).await) });
+    }
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); ranges.len()];
+    while let Some(done) = tasks.join_next().await {
+        // A panic in a range's merge is the caller's panic, as it was on one task.
+        let (part, merged) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        parts[part] = merged?;
+    }
+    if ranges.len() == 1 {
+        return Ok(parts.pop().unwrap_or_default());
+    }
+    // Each entity row's answer sits in its range's output at its place in the range.
+    let mut located = vec![(0usize, 0usize); times.len()];
+    for (part, range) in ranges.iter().enumerate() {
+        for (position, &row) in range.rows.values().iter().enumerate() {
+            located[row as usize] = (part, position);
+        }
+    }
+    (0..read.features.len())
+        .map(|f| {
+            let sources: Vec<&dyn Array> = parts.iter().map(|p| p[f].as_ref()).collect();
+            Ok(interleave(&sources, &located)?)
+        })
+        .collect()
+}
+
+/// The view's stored rows that can answer the request's entity times (and pass
+/// `range`, a filter on the first key), sorted by keys, then effective time.
 async fn view_rows(
     ctx: &SessionContext,
     store: &OfflineStore,
     read: &ViewRead<'_>,
+    range: Option<Expr>,
 ) -> Result<SendableRecordBatchStream> {
     let ViewRead {
         view,
@@ -153,6 +227,7 @@ async fn view_rows(
         entity_times: (min_t, max_t),
         ttl_us,
         as_of_known_time,
+        ..
     } = *read;
     let at = |us: i64| {
         lit(ScalarValue::TimestampMicrosecond(
@@ -163,6 +238,9 @@ async fn view_rows(
     let mut keep = ident(EVENT_TS).lt_eq(at(max_t));
     if let Some(ttl) = ttl_us {
         keep = keep.and(ident(EVENT_TS).gt_eq(at(min_t.saturating_sub(ttl))));
+    }
+    if let Some(range) = range {
+        keep = keep.and(range);
     }
     let order = if as_of_known_time {
         // Rows become usable when they are known: order by the later of the two times.
