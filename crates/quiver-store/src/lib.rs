@@ -28,7 +28,7 @@ pub use ingest::{
 pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;
 pub use online::{
-    FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value,
+    EventTime, FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult, OnlineWrite, arrow_value,
     json_value, key_from_json,
 };
 pub use pull::PullRequest;

@@ -11,6 +11,7 @@ use quiver_registry::Registry;
 
 use crate::error::{Result, StoreError};
 use crate::ingest::{DEFAULT_STREAM_WINDOW, IngestView, StreamWindows};
+use crate::online::PlanCache;
 
 /// The definitions applied in the registry at one version: what materialization
 /// and training sets read (not the files on disk, which may be ahead).
@@ -21,6 +22,8 @@ pub struct Applied {
     /// The views of each stream source, prepared for ingest once (schemas,
     /// decoders, compiled checks) and shared by every push that follows.
     pub(crate) stream_views: Arc<Mutex<HashMap<String, Arc<[IngestView]>>>>,
+    /// Online lookups resolved against these definitions, by feature list.
+    pub(crate) read_plans: Arc<PlanCache>,
 }
 
 /// One project's feature store.
@@ -100,6 +103,7 @@ impl FeatureStore {
             spec: Arc::new(spec),
             version,
             stream_views: Arc::default(),
+            read_plans: Arc::default(),
         })
     }
 

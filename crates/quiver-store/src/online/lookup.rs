@@ -2,15 +2,16 @@
 //! of the requested features for a batch of entities, one store round trip per
 //! set of join keys.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use quiver_core::{RepoSpec, ValueType};
-use quiver_offline::pit::{FeatureSelection, ViewRequest, output_columns, resolve};
-use quiver_online::{EntityKey, ReadView, Status};
+use quiver_offline::pit::{FeatureSelection, ViewRequest, output_columns};
+use quiver_online::{EntityKey, Status};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use super::convert::{json_value, key_from_json};
+use super::plan::PlanKey;
 use crate::error::{Result, StoreError};
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
@@ -69,7 +70,28 @@ pub struct OnlineResult {
     /// `PRESENT`, `NOT_FOUND` or `OUTSIDE_MAX_AGE`.
     #[schema(value_type = Vec<String>)]
     pub statuses: Vec<Status>,
-    pub event_timestamps: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub event_timestamps: Vec<EventTime>,
+}
+
+/// An event time as RFC 3339 text, formatted once per (entity, view) and
+/// shared by the view's features instead of copied into each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTime(Arc<str>);
+
+impl EventTime {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for EventTime {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 /// What Feast prints for "no event time".
@@ -84,11 +106,16 @@ impl FeatureStore {
         now_us: i64,
         max_entities: usize,
     ) -> Result<OnlineResponse> {
-        let views = resolve(&applied.spec, &request.features, request.full_feature_names)?;
+        let plan = applied.read_plan(PlanKey {
+            features: request.features.clone(),
+            full_feature_names: request.full_feature_names,
+            ignore_ttl: request.answers.expired_as_present,
+        })?;
+        let views = &plan.views;
         // Every entity column sent comes back first, as Feast echoes them.
         output_columns(
             request.entities.keys().map(String::as_str),
-            &views,
+            views,
             request.full_feature_names,
         )?;
         let columns: Vec<(&String, &Vec<Json>)> = request
@@ -113,67 +140,46 @@ impl FeatureStore {
             )));
         }
 
-        // Views grouped by their join keys: each group is one read of the store.
-        let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
-        for (index, view) in views.iter().enumerate() {
-            groups
-                .entry(
-                    view.view
-                        .key_names()
-                        .into_iter()
-                        .map(String::from)
-                        .collect(),
-                )
-                .or_default()
-                .push(index);
-        }
         let online = self.online().await?;
         // Per requested view, its answer for each entity row.
         let mut answers: Vec<Option<Vec<quiver_online::ViewValues>>> = vec![None; views.len()];
-        for (key_names, members) in &groups {
-            let view = &views[members[0]].view;
+        for group in &plan.groups {
+            let mut key_columns = Vec::with_capacity(group.keys.len());
+            for (name, _) in &group.keys {
+                let values = match request.entities.get(name).and_then(Json::as_array) {
+                    Some(values) => values.as_slice(),
+                    // No rows: nothing to look up, so no key is missing.
+                    None if rows == 0 => &[],
+                    None => {
+                        return Err(StoreError::Request(format!(
+                            "missing entity key `{name}` needed by view `{}`",
+                            views[group.members[0]].view.name()
+                        )));
+                    }
+                };
+                key_columns.push(values);
+            }
             let mut keys = Vec::with_capacity(rows);
             for row in 0..rows {
-                let mut pairs = Vec::with_capacity(key_names.len());
-                for key in &view.keys {
-                    let values = request
-                        .entities
-                        .get(&key.name)
-                        .and_then(Json::as_array)
-                        .ok_or_else(|| {
-                            StoreError::Request(format!(
-                                "missing entity key `{}` needed by view `{}`",
-                                key.name,
-                                view.name()
-                            ))
-                        })?;
-                    let value = key_from_json(&values[row], key.dtype).map_err(|e| {
-                        StoreError::Request(format!("entities.{}[{row}]: {e}", key.name))
-                    })?;
-                    pairs.push((key.name.clone(), value));
+                let mut pairs = Vec::with_capacity(group.keys.len());
+                for ((name, dtype), values) in group.keys.iter().zip(&key_columns) {
+                    let value = key_from_json(&values[row], *dtype)
+                        .map_err(|e| StoreError::Request(format!("entities.{name}[{row}]: {e}")))?;
+                    pairs.push((name.clone(), value));
                 }
                 keys.push(EntityKey::new(pairs)?);
             }
-            let reads: Vec<ReadView> = members
+            let mut per_view: Vec<Vec<quiver_online::ViewValues>> = group
+                .members
                 .iter()
-                .map(|&i| ReadView {
-                    view: views[i].view.name().to_string(),
-                    features: views[i].features.iter().map(|(f, _)| f.clone()).collect(),
-                    ttl: views[i]
-                        .view
-                        .view
-                        .ttl
-                        .filter(|_| !request.answers.expired_as_present),
-                })
+                .map(|_| Vec::with_capacity(rows))
                 .collect();
-            let mut per_view: Vec<Vec<quiver_online::ViewValues>> =
-                members.iter().map(|_| Vec::with_capacity(rows)).collect();
-            for per_key in online.read(&keys, &reads, now_us).await? {
+            for per_key in online.read(&keys, &group.reads, now_us).await? {
                 for (list, answer) in per_view.iter_mut().zip(per_key) {
                     list.push(answer);
                 }
             }
-            for (&i, list) in members.iter().zip(per_view) {
+            for (&i, list) in group.members.iter().zip(per_view) {
                 answers[i] = Some(list);
             }
         }
@@ -183,17 +189,22 @@ impl FeatureStore {
         for (name, values) in &columns {
             feature_names.push((*name).clone());
             results.push(OnlineResult {
-                values: echoed(values, key_type(&applied.spec, &views, name)),
+                values: echoed(values, key_type(&applied.spec, views, name)),
                 statuses: vec![Status::Present; rows],
-                event_timestamps: vec![NO_TIME.to_string(); rows],
+                event_timestamps: vec![EventTime(NO_TIME.into()); rows],
             });
         }
         for (view, answer) in views.iter().zip(&answers) {
             let Some(answer) = answer else { continue };
             // One event time per entity row, shared by the view's features.
-            let times: Vec<String> = answer
+            let times: Vec<EventTime> = answer
                 .iter()
-                .map(|read| read.event_ts.map_or_else(|| NO_TIME.to_string(), rfc3339))
+                .map(|read| {
+                    EventTime(
+                        read.event_ts
+                            .map_or_else(|| NO_TIME.into(), |t| rfc3339(t).into()),
+                    )
+                })
                 .collect();
             for (index, (_, output)) in view.features.iter().enumerate() {
                 feature_names.push(output.clone());

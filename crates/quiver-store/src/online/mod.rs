@@ -4,6 +4,7 @@
 mod convert;
 mod lookup;
 mod materialize;
+mod plan;
 
 use std::sync::Arc;
 
@@ -11,9 +12,10 @@ use quiver_core::OnlineStoreConfig;
 use quiver_online::{EmbeddedStore, OnlineStore, RedisOptions, RedisStore};
 
 pub use convert::{arrow_value, json_value, key_from_json};
-pub use lookup::{FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult};
+pub use lookup::{EventTime, FeastAnswers, OnlineRequest, OnlineResponse, OnlineResult};
 pub use materialize::OnlineWrite;
 pub(crate) use materialize::view_meta;
+pub(crate) use plan::PlanCache;
 
 use crate::error::Result;
 use crate::store::FeatureStore;
