@@ -74,13 +74,7 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Vec<ArrayRe
         .collect();
     let converter = RowConverter::new(fields)?;
     let left_rows = converter.convert_columns(&entity.keys)?;
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        left_rows
-            .row(a as usize)
-            .cmp(&left_rows.row(b as usize))
-            .then(entity.times[a as usize].cmp(&entity.times[b as usize]))
-    });
+    let order = entity_order(&left_rows, &entity.times);
 
     // Slot 0 is a one-row null batch: the answer for "no candidate".
     let nulls: Vec<ArrayRef> = view
@@ -203,6 +197,38 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Vec<ArrayRe
     Ok(columns)
 }
 
+/// The entity rows' indices sorted by (keys, time).
+///
+/// Keys of one fixed width up to 16 bytes in the row format (integer keys,
+/// and pairs of them: the common case) are sorted as integers, which compare
+/// in one instruction where row slices need a `memcmp` call each.
+fn entity_order(keys: &Rows, times: &[i64]) -> Vec<u32> {
+    let n = times.len();
+    let width = (n > 0).then(|| keys.row(0).as_ref().len());
+    let fixed = width.filter(|&w| w <= 16 && (0..n).all(|i| keys.row(i).as_ref().len() == w));
+    if fixed.is_some() {
+        // Zero padding keeps the byte order, as every key has the same width.
+        let mut keyed: Vec<(u128, i64, u32)> = (0..n)
+            .map(|i| {
+                let bytes = keys.row(i);
+                let bytes = bytes.as_ref();
+                let mut padded = [0u8; 16];
+                padded[..bytes.len()].copy_from_slice(bytes);
+                (u128::from_be_bytes(padded), times[i], i as u32)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|&(key, time, _)| (key, time));
+        return keyed.into_iter().map(|(_, _, i)| i).collect();
+    }
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        keys.row(a as usize)
+            .cmp(&keys.row(b as usize))
+            .then(times[a as usize].cmp(&times[b as usize]))
+    });
+    order
+}
+
 /// Decodes a view batch and keeps its feature columns in a new slot.
 fn load(
     batch: &RecordBatch,
@@ -285,4 +311,78 @@ fn flush(
     }
     *retained = kept;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int32Array, Int64Array, StringArray};
+
+    use super::*;
+
+    /// (keys, time) of each row in `order`, as the generic comparison sees them.
+    fn sorted_pairs(keys: &Rows, times: &[i64], order: &[u32]) -> Vec<(Vec<u8>, i64)> {
+        order
+            .iter()
+            .map(|&i| (keys.row(i as usize).as_ref().to_vec(), times[i as usize]))
+            .collect()
+    }
+
+    fn check(columns: Vec<ArrayRef>, times: Vec<i64>) {
+        let fields = columns
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect();
+        let rows = RowConverter::new(fields)
+            .unwrap()
+            .convert_columns(&columns)
+            .unwrap();
+        let order = entity_order(&rows, &times);
+        let mut all = order.clone();
+        all.sort_unstable();
+        assert_eq!(all, (0..times.len() as u32).collect::<Vec<_>>());
+        let got = sorted_pairs(&rows, &times, &order);
+        let mut want = got.clone();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn fixed_width_keys_sort_as_the_row_format_orders_them() {
+        let n = 5000i64;
+        let key = |i: i64| (i * 7919 % 601) - 300;
+        // One int64 key with negatives and nulls (9 bytes a row).
+        check(
+            vec![Arc::new(Int64Array::from(
+                (0..n)
+                    .map(|i| (i % 37 != 0).then_some(key(i)))
+                    .collect::<Vec<_>>(),
+            ))],
+            (0..n).map(|i| (i * 31 % 97) - 50).collect(),
+        );
+        // Two keys, 14 bytes a row.
+        check(
+            vec![
+                Arc::new(Int32Array::from(
+                    (0..n).map(|i| (i % 5) as i32 - 2).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int64Array::from((0..n).map(key).collect::<Vec<_>>())),
+            ],
+            (0..n).map(|i| i % 13).collect(),
+        );
+    }
+
+    #[test]
+    fn variable_width_keys_take_the_general_comparison() {
+        let n = 3000;
+        check(
+            vec![Arc::new(StringArray::from(
+                (0..n)
+                    .map(|i| "x".repeat(i % 23) + &(i % 7).to_string())
+                    .collect::<Vec<_>>(),
+            ))],
+            (0..n as i64).map(|i| i % 11).collect(),
+        );
+    }
 }

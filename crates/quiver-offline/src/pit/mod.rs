@@ -14,8 +14,8 @@ mod ranges;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
-use arrow::compute::{interleave, take};
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::{concat, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, ident, lit, when};
@@ -198,17 +198,21 @@ async fn join_view(
     if ranges.len() == 1 {
         return Ok(parts.pop().unwrap_or_default());
     }
-    // Each entity row's answer sits in its range's output at its place in the range.
-    let mut located = vec![(0usize, 0usize); times.len()];
-    for (part, range) in ranges.iter().enumerate() {
+    // The ranges' outputs end to end; each entity row's answer sits at its
+    // range's offset plus its place in the range.
+    let mut gather = vec![0u32; times.len()];
+    let mut offset = 0u32;
+    for range in &ranges {
         for (position, &row) in range.rows.values().iter().enumerate() {
-            located[row as usize] = (part, position);
+            gather[row as usize] = offset + position as u32;
         }
+        offset += range.rows.len() as u32;
     }
+    let gather = UInt32Array::from(gather);
     (0..read.features.len())
         .map(|f| {
-            let sources: Vec<&dyn Array> = parts.iter().map(|p| p[f].as_ref()).collect();
-            Ok(interleave(&sources, &located)?)
+            let parts: Vec<&dyn Array> = parts.iter().map(|p| p[f].as_ref()).collect();
+            Ok(take(&concat(&parts)?, &gather, None)?)
         })
         .collect()
 }

@@ -7,9 +7,9 @@
 //! and every row of that key in the store falls in the same one, so the ranges
 //! together give the answer one merge would.
 
-use arrow::array::{ArrayRef, UInt32Array};
-use arrow::compute::{SortOptions, sort_to_indices};
-use arrow::row::{RowConverter, SortField};
+use arrow::array::{ArrayRef, Scalar, UInt32Array};
+use arrow::compute::kernels::cmp::gt_eq;
+use arrow::compute::{SortOptions, sort, take};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, ident, lit};
 
@@ -17,6 +17,9 @@ use crate::error::Result;
 
 /// Fewer entity rows than this per range are not worth a range of their own.
 const MIN_ROWS_PER_RANGE: usize = 16 * 1024;
+/// Entity rows sampled to place the bounds: enough for ranges within a few
+/// percent of each other in size.
+const SAMPLE_ROWS: usize = 64 * 1024;
 
 /// One range of the first join key and the entity rows inside it.
 #[derive(Debug)]
@@ -51,50 +54,71 @@ impl KeyRange {
 
 /// Up to `parts` ranges of `first_key` holding similar numbers of entity rows;
 /// one unbounded range when the rows are too few to share out.
+///
+/// The bounds are quantiles of an evenly spaced sample of the keys, so no
+/// key is split (a bound is a key value) and nothing is sorted but the sample.
 pub fn key_ranges(first_key: &ArrayRef, parts: usize) -> Result<Vec<KeyRange>> {
     let n = first_key.len();
     let parts = parts.min(n / MIN_ROWS_PER_RANGE).max(1);
-    if parts == 1 {
-        return Ok(vec![KeyRange {
-            lower: None,
-            upper: None,
-            rows: UInt32Array::from_iter_values(0..n as u32),
-        }]);
+    let bounds = if parts == 1 {
+        Vec::new()
+    } else {
+        bounds(first_key, parts)?
+    };
+    // Each row's range: how many bounds lie at or below its key (nulls: none).
+    let mut range_of = vec![0u8; n];
+    for bound in &bounds {
+        let at_or_above = gt_eq(first_key, &Scalar::new(bound.to_array()?))?;
+        for (row, above) in at_or_above.iter().enumerate() {
+            if above == Some(true) {
+                range_of[row] += 1;
+            }
+        }
     }
-    let order = sort_to_indices(
-        first_key,
+    let mut rows: Vec<Vec<u32>> =
+        vec![Vec::with_capacity(n / (bounds.len() + 1)); bounds.len() + 1];
+    for (row, &range) in range_of.iter().enumerate() {
+        rows[usize::from(range)].push(row as u32);
+    }
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, rows)| KeyRange {
+            lower: i.checked_sub(1).map(|b| bounds[b].clone()),
+            upper: bounds.get(i).cloned(),
+            rows: UInt32Array::from(rows),
+        })
+        .collect())
+}
+
+/// Up to `parts - 1` distinct ascending key values cutting the keys into
+/// parts of similar size (at most 255, as a row's range is kept in a byte).
+fn bounds(first_key: &ArrayRef, parts: usize) -> Result<Vec<ScalarValue>> {
+    let n = first_key.len();
+    let step = (n / SAMPLE_ROWS).max(1);
+    let picks = UInt32Array::from_iter_values((0..n).step_by(step).map(|i| i as u32));
+    let sample = sort(
+        &take(first_key, &picks, None)?,
         Some(SortOptions {
             descending: false,
             nulls_first: true,
         }),
-        None,
     )?;
-    // Compare keys in their sorted positions through the row format.
-    let rows = RowConverter::new(vec![SortField::new(first_key.data_type().clone())])?
-        .convert_columns(&[arrow::compute::take(first_key, &order, None)?])?;
-    let mut starts: Vec<usize> = vec![0];
-    for part in 1..parts {
-        let mut cut = n * part / parts;
-        // A range starts at the first row of its key, so no key is split.
-        while cut > 0 && rows.row(cut - 1) == rows.row(cut) {
-            cut -= 1;
+    let nulls = sample.null_count();
+    let valid = sample.len() - nulls;
+    let mut bounds: Vec<ScalarValue> = Vec::new();
+    for part in 1..parts.min(256) {
+        let position = nulls + valid * part / parts;
+        // A bound at the smallest key would leave the first range nulls only.
+        if position == nulls || position >= sample.len() {
+            continue;
         }
-        if cut > *starts.last().unwrap_or(&0) && first_key.is_valid(order.value(cut) as usize) {
-            starts.push(cut);
+        let bound = ScalarValue::try_from_array(&sample, position)?;
+        if bounds.last() != Some(&bound) {
+            bounds.push(bound);
         }
     }
-    let bound =
-        |position: usize| ScalarValue::try_from_array(first_key, order.value(position) as usize);
-    let mut ranges = Vec::with_capacity(starts.len());
-    for (i, &start) in starts.iter().enumerate() {
-        let end = starts.get(i + 1).copied();
-        ranges.push(KeyRange {
-            lower: if i == 0 { None } else { Some(bound(start)?) },
-            upper: end.map(bound).transpose()?,
-            rows: order.slice(start, end.unwrap_or(n) - start),
-        });
-    }
-    Ok(ranges)
+    Ok(bounds)
 }
 
 #[cfg(test)]
