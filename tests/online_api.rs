@@ -318,3 +318,110 @@ async fn a_registry_outage_keeps_serving_from_the_cache() {
     assert!(with_registry(&["apply"]).status.success());
     assert_eq!(post(&client, &url, &body).await.0, 200);
 }
+
+/// `Accept: application/vnd.apache.arrow.stream` answers the same lookup as one
+/// typed table: entity columns, then per feature its value, status and event time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrow_answer_holds_what_the_json_answer_holds() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Float32Type, Int64Type, TimestampMicrosecondType};
+
+    let (_dir, repo) = applied_repo("online_arrow");
+    materialize_recent(&repo, &[]);
+    let server = start_server(&repo, &[], &[]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/get-online-features", server.url);
+    let body = json!({
+        "features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:avg_daily_trips"],
+        "entities": {"driver_id": [1001, "1002", 4242], "request_id": ["a", "b", null]},
+    });
+    let (status, answer) = post(&client, &url, &body).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let response = client
+        .post(&url)
+        .header("accept", "application/vnd.apache.arrow.stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.apache.arrow.stream"
+    );
+    let bytes = response.bytes().await.unwrap();
+    let batches: Vec<_> =
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let table = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let names: Vec<&str> = table
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "driver_id",
+            "request_id",
+            "conv_rate",
+            "conv_rate__status",
+            "conv_rate__event_timestamp",
+            "avg_daily_trips",
+            "avg_daily_trips__status",
+            "avg_daily_trips__event_timestamp",
+        ]
+    );
+    assert_eq!(table.num_rows(), 3);
+    // The join key in its declared type, as JSON echoes it; other columns as text.
+    let keys = table.column(0).as_primitive::<Int64Type>();
+    assert_eq!(keys.values().to_vec(), [1001, 1002, 4242]);
+    let request_ids = table.column(1).as_string::<i32>();
+    assert_eq!(request_ids.value(1), "b");
+    assert!(request_ids.is_null(2));
+
+    let conv = table.column(2).as_primitive::<Float32Type>();
+    let trips = table.column(5).as_primitive::<Int64Type>();
+    let statuses = table.column(3).as_string::<i32>();
+    let times = table.column(4).as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(
+        table.column(4).data_type(),
+        &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))
+    );
+    for row in 0..3 {
+        let json_conv = &answer["results"][2]["values"][row];
+        match json_conv.as_f64() {
+            Some(v) => assert_eq!(f64::from(conv.value(row)) as f32, v as f32),
+            None => assert!(conv.is_null(row)),
+        }
+        match answer["results"][3]["values"][row].as_i64() {
+            Some(v) => assert_eq!(trips.value(row), v),
+            None => assert!(trips.is_null(row)),
+        }
+        assert_eq!(statuses.value(row), answer["results"][2]["statuses"][row]);
+        let json_time = answer["results"][2]["event_timestamps"][row]
+            .as_str()
+            .unwrap();
+        if statuses.value(row) == "NOT_FOUND" {
+            assert!(times.is_null(row));
+        } else {
+            let at = chrono::DateTime::parse_from_rfc3339(json_time).unwrap();
+            assert_eq!(times.value(row), at.timestamp_micros());
+        }
+    }
+    assert_eq!(statuses.value(2), "NOT_FOUND");
+
+    // A format the server does not write is a 406 with a message.
+    let response = client
+        .post(&url)
+        .header("accept", "text/csv")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 406);
+}

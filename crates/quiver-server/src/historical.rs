@@ -97,14 +97,10 @@ pub async fn get_historical_features(
     let set = training_set(&state, &params, entities, "http").await?;
 
     let mut response = streamed(response_format, set.batch).into_response();
-    let mime = match response_format {
-        TableFormat::ArrowStream => ARROW_STREAM,
-        TableFormat::Parquet => PARQUET,
-        _ => JSON,
-    };
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(mime(response_format)),
+    );
     response.headers_mut().insert(
         "x-quiver-registry-version",
         HeaderValue::from(set.registry_version),
@@ -188,8 +184,17 @@ fn content_type(headers: &HeaderMap) -> Result<TableFormat, ApiError> {
     }
 }
 
+/// The media type a table is answered as.
+pub(crate) fn mime(format: TableFormat) -> &'static str {
+    match format {
+        TableFormat::ArrowStream => ARROW_STREAM,
+        TableFormat::Parquet => PARQUET,
+        _ => JSON,
+    }
+}
+
 /// The response format, from `Accept` (JSON for `*/*` or none).
-fn accepted(headers: &HeaderMap) -> Result<TableFormat, ApiError> {
+pub(crate) fn accepted(headers: &HeaderMap) -> Result<TableFormat, ApiError> {
     let value = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

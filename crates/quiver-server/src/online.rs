@@ -4,8 +4,11 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
 use quiver_offline::TimeWindow;
+use quiver_offline::formats::{TableFormat, write_table};
 use quiver_offline::parse_timestamp;
 use quiver_offline::pit::FeatureSelection;
 use quiver_store::{OnlineRequest, OnlineResponse, RunReport};
@@ -13,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, parse_json};
+use crate::historical::{accepted, mime};
 use crate::state::AppState;
 
 /// Feast's `GetOnlineFeaturesRequest`, every field its client sends.
@@ -52,11 +56,13 @@ impl OnlineBody {
 }
 
 #[utoipa::path(post, path = "/get-online-features", request_body = OnlineBody,
-    responses((status = 200, description = "The latest values, Feast's shape", body = OnlineResponse), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 404, description = "An unknown feature view or feature service", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "The latest values: Feast's JSON shape, or with `Accept: application/vnd.apache.arrow.stream` (or Parquet) one table with a row per entity row and per feature its value, `__status` and `__event_timestamp` columns", body = OnlineResponse), (status = 400, description = "A bad request", body = crate::openapi::ErrorBody), (status = 404, description = "An unknown feature view or feature service", body = crate::openapi::ErrorBody), (status = 406, description = "`Accept` names no format the server writes", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down", body = crate::openapi::ErrorBody)))]
 pub async fn get_online_features(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<OnlineResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = accepted(&headers)?;
     let (features, entities, full_feature_names) = parse_json::<OnlineBody>(&body)?.selection()?;
     let request = OnlineRequest {
         features,
@@ -66,11 +72,17 @@ pub async fn get_online_features(
     };
     let applied = state.applied()?;
     let now = quiver_online::now_us();
-    let response = state
+    let answer = state
         .store
-        .get_online_features(&applied, &request, now, state.limits.max_online_entities)
+        .lookup_online(&applied, &request, now, state.limits.max_online_entities)
         .await?;
-    Ok(Json(response))
+    if format == TableFormat::Json {
+        return Ok(Json(answer.into_feast()).into_response());
+    }
+    // A lookup's table is small: written whole, on this task.
+    let mut bytes = Vec::new();
+    write_table(format, &answer.to_arrow()?, &mut bytes, usize::MAX)?;
+    Ok(([(header::CONTENT_TYPE, mime(format))], bytes).into_response())
 }
 
 /// Feast's `MaterializeRequest`, every field its client sends.

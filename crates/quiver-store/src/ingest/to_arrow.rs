@@ -3,12 +3,11 @@
 use std::borrow::Borrow;
 
 use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
 use quiver_offline::{CREATED_TS, EVENT_TS, OfflineError, ViewSchema};
 use quiver_online::{OnlineRow, Value};
 
-use crate::error::{Result, StoreError};
+use crate::error::Result;
+use crate::online::value_column;
 
 /// `rows` (values in the order of the view's features) as one canonical batch.
 pub(crate) fn rows_to_batch(
@@ -41,50 +40,7 @@ pub(crate) fn rows_to_batch(
                 })
                 .collect()
         };
-        columns.push(column(&values, field.data_type())?);
+        columns.push(value_column(&values, field.data_type())?);
     }
     Ok(RecordBatch::try_new(view.schema.clone(), columns).map_err(OfflineError::from)?)
-}
-
-/// One column of `data_type` (keys come normalized to int64 and are cast back).
-fn column(values: &[Value], data_type: &DataType) -> Result<ArrayRef> {
-    let scalars = values
-        .iter()
-        .map(|v| scalar(v, data_type))
-        .collect::<Result<Vec<_>>>()?;
-    let array = if scalars.is_empty() {
-        arrow::array::new_empty_array(data_type)
-    } else {
-        ScalarValue::iter_to_array(scalars).map_err(OfflineError::from)?
-    };
-    if array.data_type() == data_type {
-        return Ok(array);
-    }
-    Ok(arrow::compute::cast(&array, data_type).map_err(OfflineError::from)?)
-}
-
-fn scalar(value: &Value, data_type: &DataType) -> Result<ScalarValue> {
-    Ok(match value {
-        Value::Null => ScalarValue::try_from(data_type).map_err(OfflineError::from)?,
-        Value::Bool(v) => ScalarValue::Boolean(Some(*v)),
-        Value::Int32(v) => ScalarValue::Int32(Some(*v)),
-        Value::Int64(v) => ScalarValue::Int64(Some(*v)),
-        Value::Float32(v) => ScalarValue::Float32(Some(*v)),
-        Value::Float64(v) => ScalarValue::Float64(Some(*v)),
-        Value::String(v) => ScalarValue::Utf8(Some(v.clone())),
-        Value::Bytes(v) => ScalarValue::Binary(Some(v.clone())),
-        Value::Timestamp(us) => ScalarValue::TimestampMicrosecond(Some(*us), Some("UTC".into())),
-        Value::List(items) => {
-            let DataType::List(item) = data_type else {
-                return Err(StoreError::Request(format!(
-                    "a list value cannot be stored as {data_type}"
-                )));
-            };
-            let items = items
-                .iter()
-                .map(|v| scalar(v, item.data_type()))
-                .collect::<Result<Vec<_>>>()?;
-            ScalarValue::List(ScalarValue::new_list_nullable(&items, item.data_type()))
-        }
-    })
 }

@@ -4,10 +4,13 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
+use datafusion::common::ScalarValue;
 use quiver_core::{ScalarType, ValueType};
+use quiver_offline::OfflineError;
 use quiver_online::Value;
 use serde_json::Number;
 
+use crate::error::StoreError;
 use crate::time::rfc3339;
 
 /// The value at `row` of a column in the offline store's canonical types.
@@ -95,6 +98,49 @@ fn integral(n: &Number) -> Option<i64> {
     // 2^63 is exact as f64; everything below it in magnitude converts exactly.
     let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
     (f.fract() == 0.0 && in_range).then_some(f as i64)
+}
+
+/// One column of `data_type` (keys come normalized to int64 and are cast back).
+pub(crate) fn value_column(values: &[Value], data_type: &DataType) -> crate::Result<ArrayRef> {
+    let scalars = values
+        .iter()
+        .map(|v| scalar(v, data_type))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let array = if scalars.is_empty() {
+        arrow::array::new_empty_array(data_type)
+    } else {
+        ScalarValue::iter_to_array(scalars).map_err(OfflineError::from)?
+    };
+    if array.data_type() == data_type {
+        return Ok(array);
+    }
+    Ok(arrow::compute::cast(&array, data_type).map_err(OfflineError::from)?)
+}
+
+fn scalar(value: &Value, data_type: &DataType) -> crate::Result<ScalarValue> {
+    Ok(match value {
+        Value::Null => ScalarValue::try_from(data_type).map_err(OfflineError::from)?,
+        Value::Bool(v) => ScalarValue::Boolean(Some(*v)),
+        Value::Int32(v) => ScalarValue::Int32(Some(*v)),
+        Value::Int64(v) => ScalarValue::Int64(Some(*v)),
+        Value::Float32(v) => ScalarValue::Float32(Some(*v)),
+        Value::Float64(v) => ScalarValue::Float64(Some(*v)),
+        Value::String(v) => ScalarValue::Utf8(Some(v.clone())),
+        Value::Bytes(v) => ScalarValue::Binary(Some(v.clone())),
+        Value::Timestamp(us) => ScalarValue::TimestampMicrosecond(Some(*us), Some("UTC".into())),
+        Value::List(items) => {
+            let DataType::List(item) = data_type else {
+                return Err(StoreError::Request(format!(
+                    "a list value cannot be stored as {data_type}"
+                )));
+            };
+            let items = items
+                .iter()
+                .map(|v| scalar(v, item.data_type()))
+                .collect::<crate::Result<Vec<_>>>()?;
+            ScalarValue::List(ScalarValue::new_list_nullable(&items, item.data_type()))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -4,14 +4,19 @@
 
 use std::sync::Arc;
 
+use arrow::array::{
+    ArrayRef, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
 use quiver_core::{RepoSpec, ValueType};
 use quiver_offline::pit::{FeatureSelection, ViewRequest, output_columns};
-use quiver_online::{EntityKey, Status};
+use quiver_offline::{OfflineError, arrow_type, timestamp_type};
+use quiver_online::{EntityKey, Status, Value, ViewValues};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::convert::{json_value, key_from_json};
-use super::plan::PlanKey;
+use super::convert::{json_value, key_from_json, value_column};
+use super::plan::{PlanKey, ReadPlan};
 use crate::error::{Result, StoreError};
 use crate::store::{Applied, FeatureStore};
 use crate::time::rfc3339;
@@ -97,8 +102,23 @@ impl Serialize for EventTime {
 /// What Feast prints for "no event time".
 const NO_TIME: &str = "1970-01-01T00:00:00Z";
 
+/// A lookup's answer before it is written out: the entity columns as sent
+/// and, per requested view, its values for each entity row. Written as Feast's
+/// JSON ([`OnlineAnswer::into_feast`]) or as one Arrow table
+/// ([`OnlineAnswer::to_arrow`]).
+pub struct OnlineAnswer<'r> {
+    request: &'r OnlineRequest,
+    plan: Arc<ReadPlan>,
+    /// The entity columns in the request's order, with a join key's type.
+    columns: Vec<(&'r String, &'r [Json], Option<ValueType>)>,
+    /// Per view of the plan, its answer for each entity row.
+    answers: Vec<Vec<ViewValues>>,
+    rows: usize,
+}
+
 impl FeatureStore {
-    /// The latest values for each entity row, judged for TTL against `now_us`.
+    /// The latest values for each entity row, judged for TTL against `now_us`,
+    /// in Feast's shape.
     pub async fn get_online_features(
         &self,
         applied: &Applied,
@@ -106,6 +126,20 @@ impl FeatureStore {
         now_us: i64,
         max_entities: usize,
     ) -> Result<OnlineResponse> {
+        Ok(self
+            .lookup_online(applied, request, now_us, max_entities)
+            .await?
+            .into_feast())
+    }
+
+    /// The latest values for each entity row, judged for TTL against `now_us`.
+    pub async fn lookup_online<'r>(
+        &self,
+        applied: &Applied,
+        request: &'r OnlineRequest,
+        now_us: i64,
+        max_entities: usize,
+    ) -> Result<OnlineAnswer<'r>> {
         let plan = applied.read_plan(PlanKey {
             features: request.features.clone(),
             full_feature_names: request.full_feature_names,
@@ -118,17 +152,22 @@ impl FeatureStore {
             views,
             request.full_feature_names,
         )?;
-        let columns: Vec<(&String, &Vec<Json>)> = request
+        let columns: Vec<(&String, &[Json], Option<ValueType>)> = request
             .entities
             .iter()
             .map(|(name, values)| {
-                values.as_array().map(|v| (name, v)).ok_or_else(|| {
+                let values = values.as_array().ok_or_else(|| {
                     StoreError::Request(format!("entities.{name} must be a list of values"))
-                })
+                })?;
+                Ok((
+                    name,
+                    values.as_slice(),
+                    key_type(&applied.spec, views, name),
+                ))
             })
             .collect::<Result<_>>()?;
-        let rows = columns.first().map_or(0, |(_, v)| v.len());
-        if let Some((name, values)) = columns.iter().find(|(_, v)| v.len() != rows) {
+        let rows = columns.first().map_or(0, |(_, v, _)| v.len());
+        if let Some((name, values, _)) = columns.iter().find(|(_, v, _)| v.len() != rows) {
             return Err(StoreError::Request(format!(
                 "entities.{name} has {} values, other columns have {rows}",
                 values.len()
@@ -141,8 +180,7 @@ impl FeatureStore {
         }
 
         let online = self.online().await?;
-        // Per requested view, its answer for each entity row.
-        let mut answers: Vec<Option<Vec<quiver_online::ViewValues>>> = vec![None; views.len()];
+        let mut answers: Vec<Vec<ViewValues>> = vec![Vec::new(); views.len()];
         for group in &plan.groups {
             let mut key_columns = Vec::with_capacity(group.keys.len());
             for (name, _) in &group.keys {
@@ -169,33 +207,40 @@ impl FeatureStore {
                 }
                 keys.push(EntityKey::new(pairs)?);
             }
-            let mut per_view: Vec<Vec<quiver_online::ViewValues>> = group
-                .members
-                .iter()
-                .map(|_| Vec::with_capacity(rows))
-                .collect();
+            for &i in &group.members {
+                answers[i].reserve(rows);
+            }
             for per_key in online.read(&keys, &group.reads, now_us).await? {
-                for (list, answer) in per_view.iter_mut().zip(per_key) {
-                    list.push(answer);
+                for (&i, answer) in group.members.iter().zip(per_key) {
+                    answers[i].push(answer);
                 }
             }
-            for (&i, list) in group.members.iter().zip(per_view) {
-                answers[i] = Some(list);
-            }
         }
+        Ok(OnlineAnswer {
+            request,
+            plan,
+            columns,
+            answers,
+            rows,
+        })
+    }
+}
 
+impl OnlineAnswer<'_> {
+    /// Feast's JSON shape: per column its values, statuses and event times.
+    pub fn into_feast(self) -> OnlineResponse {
+        let rows = self.rows;
         let mut feature_names = Vec::new();
         let mut results = Vec::new();
-        for (name, values) in &columns {
+        for (name, values, dtype) in &self.columns {
             feature_names.push((*name).clone());
             results.push(OnlineResult {
-                values: echoed(values, key_type(&applied.spec, views, name)),
+                values: echoed(values, *dtype),
                 statuses: vec![Status::Present; rows],
                 event_timestamps: vec![EventTime(NO_TIME.into()); rows],
             });
         }
-        for (view, answer) in views.iter().zip(&answers) {
-            let Some(answer) = answer else { continue };
+        for (view, answer) in self.plan.views.iter().zip(&self.answers) {
             // One event time per entity row, shared by the view's features.
             let times: Vec<EventTime> = answer
                 .iter()
@@ -217,7 +262,7 @@ impl FeatureStore {
                     result.values.push(
                         read.values
                             .get(index)
-                            .map_or(Json::Null, |v| request.answers.json(v)),
+                            .map_or(Json::Null, |v| self.request.answers.json(v)),
                     );
                     result.statuses.push(read.status);
                     result.event_timestamps.push(time.clone());
@@ -225,11 +270,90 @@ impl FeatureStore {
                 results.push(result);
             }
         }
-        Ok(OnlineResponse {
+        OnlineResponse {
             metadata: Metadata { feature_names },
             results,
-        })
+        }
     }
+
+    /// One table, a row per entity row: the entity columns (a join key in its
+    /// declared type, any other column as its JSON text), then per feature
+    /// `NAME` in its declared type, `NAME__status` and `NAME__event_timestamp`
+    /// (UTC, null where nothing was found).
+    pub fn to_arrow(&self) -> Result<RecordBatch> {
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for (name, values, dtype) in &self.columns {
+            let (field, array) = entity_column(name, values, *dtype)?;
+            fields.push(field);
+            arrays.push(array);
+        }
+        let utc = timestamp_type();
+        for (view, answer) in self.plan.views.iter().zip(&self.answers) {
+            let statuses: ArrayRef = Arc::new(StringArray::from_iter_values(
+                answer.iter().map(|read| read.status.as_str()),
+            ));
+            let times: ArrayRef = Arc::new(
+                TimestampMicrosecondArray::from_iter(answer.iter().map(|read| read.event_ts))
+                    .with_data_type(utc.clone()),
+            );
+            for (index, (feature, output)) in view.features.iter().enumerate() {
+                let data_type = view
+                    .view
+                    .schema
+                    .field_with_name(feature)
+                    .map_err(OfflineError::from)?
+                    .data_type();
+                let values: Vec<Value> = answer
+                    .iter()
+                    .map(|read| read.values.get(index).cloned().unwrap_or(Value::Null))
+                    .collect();
+                fields.push(Field::new(output, data_type.clone(), true));
+                arrays.push(value_column(&values, data_type)?);
+                fields.push(Field::new(
+                    format!("{output}__status"),
+                    DataType::Utf8,
+                    false,
+                ));
+                arrays.push(statuses.clone());
+                fields.push(Field::new(
+                    format!("{output}__event_timestamp"),
+                    utc.clone(),
+                    true,
+                ));
+                arrays.push(times.clone());
+            }
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
+        Ok(
+            RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
+                .map_err(OfflineError::from)?,
+        )
+    }
+}
+
+/// An entity column as a typed Arrow column: a join key in its type where
+/// every value is a valid key, otherwise each value's JSON text.
+fn entity_column(
+    name: &str,
+    values: &[Json],
+    dtype: Option<ValueType>,
+) -> Result<(Field, ArrayRef)> {
+    if let Some(dtype) = dtype {
+        let keys: std::result::Result<Vec<Value>, String> =
+            values.iter().map(|v| key_from_json(v, dtype)).collect();
+        if let Ok(keys) = keys {
+            let data_type = arrow_type(dtype);
+            let array = value_column(&keys, &data_type)?;
+            return Ok((Field::new(name, data_type, true), array));
+        }
+    }
+    let text = StringArray::from_iter(values.iter().map(|v| match v {
+        Json::Null => None,
+        Json::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }));
+    Ok((Field::new(name, DataType::Utf8, true), Arc::new(text)))
 }
 
 /// The declared type of entity column `name`: the join key of that name of a
