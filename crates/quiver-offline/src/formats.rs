@@ -9,11 +9,10 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{OfflineError, Result};
 use crate::parquet_check::check_parquet;
+use crate::parquet_columns::{read_parquet, write_parquet};
 use crate::text_times;
 
 /// The table formats quiver reads and writes.
@@ -59,16 +58,7 @@ pub fn read_table(format: TableFormat, data: Bytes) -> Result<RecordBatch> {
     let (schema, batches): (SchemaRef, Vec<RecordBatch>) = match format {
         TableFormat::Parquet => {
             check_parquet(&data).map_err(|e| bad(&e))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| bad(&e))?;
-            let schema = reader.schema().clone();
-            (
-                schema,
-                reader
-                    .build()
-                    .map_err(|e| bad(&e))?
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(|e| bad(&e))?,
-            )
+            return read_parquet(data).map_err(|e| bad(&e));
         }
         TableFormat::Csv => return read_csv(data),
         TableFormat::ArrowFile => {
@@ -213,20 +203,7 @@ pub fn write_table<W: Write + Send>(
     match format {
         TableFormat::Parquet => {
             let schema = parquet_schema(&batch.schema());
-            let mut writer = ArrowWriter::try_new(out, schema.clone(), None).map_err(|e| {
-                OfflineError::Write {
-                    path: "<output>".into(),
-                    source: Box::new(e),
-                }
-            })?;
-            for chunk in chunks {
-                let chunk = cast_batch(&chunk, &schema)?;
-                writer.write(&chunk).map_err(|e| OfflineError::Write {
-                    path: "<output>".into(),
-                    source: Box::new(e),
-                })?;
-            }
-            writer.close().map_err(|e| OfflineError::Write {
+            write_parquet(&cast_batch(batch, &schema)?, out).map_err(|e| OfflineError::Write {
                 path: "<output>".into(),
                 source: Box::new(e),
             })?;

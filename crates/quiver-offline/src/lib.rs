@@ -10,6 +10,7 @@ mod latest;
 mod lock;
 mod materialize;
 mod parquet_check;
+mod parquet_columns;
 mod parquet_files;
 mod parquet_source;
 pub mod pit;
