@@ -28,8 +28,8 @@ pub use ingest::{
 pub use lineage::{DatasetLineage, ViewInDataset, ViewLineage};
 pub use materialize::RunReport;
 pub use online::{
-    EventTime, FeastAnswers, OnlineAnswer, OnlineRequest, OnlineResponse, OnlineResult,
-    OnlineWrite, arrow_value, json_value, key_from_json,
+    AnswerValue, EventTime, FeastAnswers, OnlineAnswer, OnlineRequest, OnlineResponse,
+    OnlineResult, OnlineWrite, arrow_value, json_value, key_from_json,
 };
 pub use pull::PullRequest;
 pub use quiver_quality::checks::{CheckCount, add_counts};

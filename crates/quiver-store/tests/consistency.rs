@@ -168,7 +168,8 @@ async fn assert_consistent(store: &FeatureStore, start: DateTime<Utc>, t: DateTi
         for row in 0..offline.num_rows() {
             let expected = json_value(&arrow_value(column, row));
             assert_eq!(
-                result.values[row], expected,
+                result.values[row].to_json(),
+                expected,
                 "{name} row {row} at {t}: online {:?} vs point-in-time {expected}",
                 result.values[row]
             );

@@ -56,7 +56,7 @@ pub async fn run(global: &GlobalArgs, args: &OnlineArgs) -> CliResult {
         let mut cells: Vec<String> = response
             .results
             .iter()
-            .map(|r| short(&r.values[row]))
+            .map(|r| short(&r.values[row].to_json()))
             .collect();
         let statuses: Vec<&str> = response
             .results

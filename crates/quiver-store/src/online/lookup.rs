@@ -45,12 +45,97 @@ pub struct FeastAnswers {
 }
 
 impl FeastAnswers {
-    fn json(self, value: &quiver_online::Value) -> Json {
+    /// A stored value as this answer writes it.
+    fn answer(self, value: Value) -> AnswerValue {
         match value {
-            quiver_online::Value::Float32(v) if self.float32_as_double => {
-                serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number)
+            Value::Float32(v) if self.float32_as_double => {
+                AnswerValue::Stored(Value::Float64(f64::from(v)))
             }
-            other => json_value(other),
+            other => AnswerValue::Stored(other),
+        }
+    }
+}
+
+/// One cell of an answer: an entity value as sent (or as its key type), or a
+/// stored value, serialized straight from its type (a float32 as its shortest
+/// text) with no JSON tree built per cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerValue {
+    Json(Json),
+    Stored(Value),
+}
+
+impl AnswerValue {
+    /// The cell as a JSON value (what it serializes as).
+    pub fn to_json(&self) -> Json {
+        match self {
+            AnswerValue::Json(json) => json.clone(),
+            AnswerValue::Stored(value) => json_value(value),
+        }
+    }
+}
+
+impl Serialize for AnswerValue {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            AnswerValue::Json(json) => json.serialize(serializer),
+            AnswerValue::Stored(value) => StoredValue(value).serialize(serializer),
+        }
+    }
+}
+
+/// The double whose shortest text is the float32's (`0.1f32` is `0.1`), as
+/// [`json_value`] makes it, formatted on the stack instead of in a `String`.
+fn shortest_f64(v: f32) -> f64 {
+    use std::io::Write;
+    // A finite f32's shortest text is at most 48 bytes (`-0.` and 45 digits).
+    let mut buffer = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let written = write!(cursor, "{v}").map(|()| cursor.position() as usize);
+    written
+        .ok()
+        .and_then(|len| std::str::from_utf8(&buffer[..len]).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(f64::from(v))
+}
+
+/// A stored value written as [`json_value`] writes it, without the tree.
+struct StoredValue<'a>(&'a Value);
+
+impl Serialize for StoredValue<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self.0 {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int32(v) => serializer.serialize_i32(*v),
+            Value::Int64(v) => serializer.serialize_i64(*v),
+            // Non-finite floats have no JSON number: null, as json_value writes them.
+            Value::Float32(v) if v.is_finite() => serializer.serialize_f64(shortest_f64(*v)),
+            Value::Float64(v) if v.is_finite() => serializer.serialize_f64(*v),
+            Value::Float32(_) | Value::Float64(_) => serializer.serialize_unit(),
+            Value::String(text) => serializer.serialize_str(text),
+            Value::Bytes(bytes) => {
+                let mut seq = serializer.serialize_seq(Some(bytes.len()))?;
+                for byte in bytes {
+                    seq.serialize_element(byte)?;
+                }
+                seq.end()
+            }
+            Value::Timestamp(us) => serializer.serialize_str(&rfc3339(*us)),
+            Value::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&StoredValue(item))?;
+                }
+                seq.end()
+            }
         }
     }
 }
@@ -71,7 +156,7 @@ pub struct Metadata {
 pub struct OnlineResult {
     /// Values of the column's type (the join key values in the first result).
     #[schema(value_type = Vec<serde_json::Value>)]
-    pub values: Vec<Json>,
+    pub values: Vec<AnswerValue>,
     /// `PRESENT`, `NOT_FOUND` or `OUTSIDE_MAX_AGE`.
     #[schema(value_type = Vec<String>)]
     pub statuses: Vec<Status>,
@@ -240,7 +325,8 @@ impl OnlineAnswer<'_> {
                 event_timestamps: vec![EventTime(NO_TIME.into()); rows],
             });
         }
-        for (view, answer) in self.plan.views.iter().zip(&self.answers) {
+        let feast = self.request.answers;
+        for (view, mut answer) in self.plan.views.iter().zip(self.answers) {
             // One event time per entity row, shared by the view's features.
             let times: Vec<EventTime> = answer
                 .iter()
@@ -258,12 +344,13 @@ impl OnlineAnswer<'_> {
                     statuses: Vec::with_capacity(rows),
                     event_timestamps: Vec::with_capacity(rows),
                 };
-                for (read, time) in answer.iter().zip(&times) {
-                    result.values.push(
-                        read.values
-                            .get(index)
-                            .map_or(Json::Null, |v| self.request.answers.json(v)),
-                    );
+                for (read, time) in answer.iter_mut().zip(&times) {
+                    // Each value is read once: moved out, not copied.
+                    let value = read
+                        .values
+                        .get_mut(index)
+                        .map_or(Value::Null, |v| std::mem::replace(v, Value::Null));
+                    result.values.push(feast.answer(value));
                     result.statuses.push(read.status);
                     result.event_timestamps.push(time.clone());
                 }
@@ -371,12 +458,52 @@ fn key_type(spec: &RepoSpec, views: &[ViewRequest], name: &str) -> Option<ValueT
 /// (`"1001"` sent for an int64 key comes back as `1001`, as Feast answers),
 /// any other column, and a value that is no valid key (only possible in a
 /// column no requested view reads), as sent.
-fn echoed(values: &[Json], dtype: Option<ValueType>) -> Vec<Json> {
-    let Some(dtype) = dtype else {
-        return values.to_vec();
-    };
+fn echoed(values: &[Json], dtype: Option<ValueType>) -> Vec<AnswerValue> {
     values
         .iter()
-        .map(|value| key_from_json(value, dtype).map_or_else(|_| value.clone(), |k| json_value(&k)))
+        .map(
+            |value| match dtype.map(|dtype| key_from_json(value, dtype)) {
+                Some(Ok(key)) => AnswerValue::Stored(key),
+                _ => AnswerValue::Json(value.clone()),
+            },
+        )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written straight from the value, a cell is the same text as its JSON tree.
+    #[test]
+    fn stored_values_serialize_as_their_json() {
+        let mut values = vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int32(-7),
+            Value::Int64(i64::MIN),
+            Value::Float64(0.1),
+            Value::Float64(f64::NAN),
+            Value::Float32(f32::INFINITY),
+            Value::String("a \"quoted\"\n line".into()),
+            Value::Bytes(vec![0, 1, 255]),
+            Value::Timestamp(1_704_067_200_123_456),
+            Value::List(vec![Value::Float32(0.1), Value::Null, Value::Int64(3)]),
+        ];
+        // Floats of every magnitude, including ones whose shortest text has an exponent.
+        let mut x: u32 = 12345;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let float = f32::from_bits(x);
+            if float.is_finite() {
+                values.push(Value::Float32(float));
+            }
+        }
+        values.extend([1e-7f32, 3.402_823_5e38, 0.1219, 1.0, -0.0].map(Value::Float32));
+        for value in values {
+            let written = serde_json::to_string(&AnswerValue::Stored(value.clone())).unwrap();
+            let tree = json_value(&value);
+            assert_eq!(written, serde_json::to_string(&tree).unwrap(), "{value:?}");
+        }
+    }
 }

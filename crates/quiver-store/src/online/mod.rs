@@ -14,7 +14,7 @@ use quiver_online::{EmbeddedStore, OnlineStore, RedisOptions, RedisStore};
 pub(crate) use convert::value_column;
 pub use convert::{arrow_value, json_value, key_from_json};
 pub use lookup::{
-    EventTime, FeastAnswers, OnlineAnswer, OnlineRequest, OnlineResponse, OnlineResult,
+    AnswerValue, EventTime, FeastAnswers, OnlineAnswer, OnlineRequest, OnlineResponse, OnlineResult,
 };
 pub use materialize::OnlineWrite;
 pub(crate) use materialize::view_meta;
