@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::concat;
@@ -14,30 +13,35 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
-use parquet::errors::{ParquetError, Result};
+use parquet::errors::Result;
 
 /// Rows decoded per batch while reading one column.
 const READ_BATCH_ROWS: usize = 64 * 1024;
 
-/// `f(0..items)` over the machine's cores, results in item order.
-fn on_cores<T: Send>(items: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+/// `f(i, item)` for each of `items` over the machine's cores, results in
+/// item order. Each worker takes the next item from a shared queue.
+fn on_cores<I: Send, T: Send>(items: Vec<I>, f: impl Fn(usize, I) -> T + Sync) -> Vec<T> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items <= 1 || cores == 1 {
-        return (0..items).map(f).collect();
+    let count = items.len();
+    if count <= 1 || cores == 1 {
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| f(i, item))
+            .collect();
     }
-    let next = AtomicUsize::new(0);
+    let queue = Mutex::new(items.into_iter().enumerate());
+    // A lock poisoned by a panicking worker still holds a usable queue.
+    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
     let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..cores.min(items))
+        let workers: Vec<_> = (0..cores.min(count))
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
-                    loop {
-                        let item = next.fetch_add(1, Ordering::Relaxed);
-                        if item >= items {
-                            return mine;
-                        }
-                        mine.push((item, f(item)));
+                    while let Some((i, item)) = next() {
+                        mine.push((i, f(i, item)));
                     }
+                    mine
                 })
             })
             .collect();
@@ -46,7 +50,7 @@ fn on_cores<T: Send>(items: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
             .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    done.sort_unstable_by_key(|(item, _)| *item);
+    done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, t)| t).collect()
 }
 
@@ -67,24 +71,20 @@ pub(crate) fn write_parquet<W: Write + Send>(batch: &RecordBatch, out: W) -> Res
         let rows = group_rows.min(batch.num_rows() - start);
         // Each field has one writer per Parquet leaf column it becomes.
         let mut writers = factory.create_column_writers(index)?.into_iter();
-        let fields: Vec<Mutex<Vec<ArrowColumnWriter>>> = schema
+        let fields: Vec<Vec<ArrowColumnWriter>> = schema
             .fields()
             .iter()
             .map(|field| {
-                Mutex::new(
-                    writers
-                        .by_ref()
-                        .take(leaf_count(field.data_type()))
-                        .collect(),
-                )
+                writers
+                    .by_ref()
+                    .take(leaf_count(field.data_type()))
+                    .collect()
             })
             .collect();
-        let encoded = on_cores(fields.len(), |i| -> Result<Vec<ArrowColumnChunk>> {
-            // Each field is taken by exactly one worker.
-            let mine = fields[i].lock().map(|mut w| std::mem::take(&mut *w));
-            let mine = mine.map_err(|_| ParquetError::General(format!("column {i} was lost")))?;
+        let encoded = on_cores(fields, |i, writers| -> Result<Vec<ArrowColumnChunk>> {
             let leaves = compute_leaves(schema.field(i), &batch.column(i).slice(start, rows))?;
-            mine.into_iter()
+            writers
+                .into_iter()
                 .zip(leaves)
                 .map(|(mut writer, leaf)| {
                     writer.write(&leaf)?;
@@ -123,26 +123,29 @@ fn leaf_count(data_type: &DataType) -> usize {
 pub(crate) fn read_parquet(data: Bytes) -> Result<RecordBatch> {
     let metadata = ArrowReaderMetadata::load(&data, Default::default())?;
     let schema: SchemaRef = metadata.schema().clone();
-    let columns = on_cores(schema.fields().len(), |i| -> Result<ArrayRef> {
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(data.clone(), metadata.clone());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
-        let parts = builder
-            .with_projection(mask)
-            .with_batch_size(READ_BATCH_ROWS)
-            .build()?
-            .map(|batch| batch.map(|b| b.column(0).clone()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        match parts.as_slice() {
-            [] => Ok(arrow::array::new_empty_array(schema.field(i).data_type())),
-            [one] => Ok(one.clone()),
-            many => {
-                let arrays: Vec<&dyn arrow::array::Array> =
-                    many.iter().map(AsRef::as_ref).collect();
-                Ok(concat(&arrays)?)
+    let columns = on_cores(
+        (0..schema.fields().len()).collect(),
+        |i, _| -> Result<ArrayRef> {
+            let builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(data.clone(), metadata.clone());
+            let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
+            let parts = builder
+                .with_projection(mask)
+                .with_batch_size(READ_BATCH_ROWS)
+                .build()?
+                .map(|batch| batch.map(|b| b.column(0).clone()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            match parts.as_slice() {
+                [] => Ok(arrow::array::new_empty_array(schema.field(i).data_type())),
+                [one] => Ok(one.clone()),
+                many => {
+                    let arrays: Vec<&dyn arrow::array::Array> =
+                        many.iter().map(AsRef::as_ref).collect();
+                    Ok(concat(&arrays)?)
+                }
             }
-        }
-    });
+        },
+    );
     let columns = columns.into_iter().collect::<Result<Vec<_>>>()?;
     let rows = metadata.metadata().file_metadata().num_rows();
     let options = arrow::array::RecordBatchOptions::new()

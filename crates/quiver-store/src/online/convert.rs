@@ -8,6 +8,7 @@ use datafusion::common::ScalarValue;
 use quiver_core::{ScalarType, ValueType};
 use quiver_offline::OfflineError;
 use quiver_online::Value;
+use serde::Serialize;
 use serde_json::Number;
 
 use crate::error::StoreError;
@@ -40,24 +41,61 @@ pub fn arrow_value(array: &ArrayRef, row: usize) -> Value {
 
 /// A feature value as JSON (timestamps as RFC 3339, bytes as arrays of numbers).
 pub fn json_value(value: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match value {
-        Value::Null => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int32(v) => J::from(*v),
-        Value::Int64(v) => J::from(*v),
-        // Through the shortest decimal text, so 0.1f32 prints as 0.1.
-        Value::Float32(v) => v
-            .to_string()
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map_or(J::Null, J::Number),
-        Value::Float64(v) => Number::from_f64(*v).map_or(J::Null, J::Number),
-        Value::String(s) => J::String(s.clone()),
-        Value::Bytes(b) => J::from(b.clone()),
-        Value::Timestamp(us) => J::String(rfc3339(*us)),
-        Value::List(items) => J::Array(items.iter().map(json_value).collect()),
+    // Serializing a value into a tree cannot fail: it has no maps.
+    serde_json::to_value(StoredValue(value)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The double whose shortest text is the float32's (`0.1f32` is `0.1`), as
+/// formatted on the stack instead of in a `String`.
+fn shortest_f64(v: f32) -> f64 {
+    use std::io::Write;
+    // A finite f32's shortest text is at most 48 bytes (`-0.` and 45 digits).
+    let mut buffer = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let written = write!(cursor, "{v}").map(|()| cursor.position() as usize);
+    written
+        .ok()
+        .and_then(|len| std::str::from_utf8(&buffer[..len]).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(f64::from(v))
+}
+
+/// A stored value as JSON, serialized straight from its type: the one
+/// definition of a value's JSON ([`json_value`] builds its tree from it).
+pub(crate) struct StoredValue<'a>(pub(crate) &'a Value);
+
+impl Serialize for StoredValue<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self.0 {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int32(v) => serializer.serialize_i32(*v),
+            Value::Int64(v) => serializer.serialize_i64(*v),
+            // Non-finite floats have no JSON number: null.
+            Value::Float32(v) if v.is_finite() => serializer.serialize_f64(shortest_f64(*v)),
+            Value::Float64(v) if v.is_finite() => serializer.serialize_f64(*v),
+            Value::Float32(_) | Value::Float64(_) => serializer.serialize_unit(),
+            Value::String(text) => serializer.serialize_str(text),
+            Value::Bytes(bytes) => {
+                let mut seq = serializer.serialize_seq(Some(bytes.len()))?;
+                for byte in bytes {
+                    seq.serialize_element(byte)?;
+                }
+                seq.end()
+            }
+            Value::Timestamp(us) => serializer.serialize_str(&rfc3339(*us)),
+            Value::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&StoredValue(item))?;
+                }
+                seq.end()
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use quiver_online::{EntityKey, Status, Value, ViewValues};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::convert::{json_value, key_from_json, value_column};
+use super::convert::{StoredValue, json_value, key_from_json, value_column};
 use super::plan::{PlanKey, ReadPlan};
 use crate::error::{Result, StoreError};
 use crate::store::{Applied, FeatureStore};
@@ -83,59 +83,6 @@ impl Serialize for AnswerValue {
         match self {
             AnswerValue::Json(json) => json.serialize(serializer),
             AnswerValue::Stored(value) => StoredValue(value).serialize(serializer),
-        }
-    }
-}
-
-/// The double whose shortest text is the float32's (`0.1f32` is `0.1`), as
-/// [`json_value`] makes it, formatted on the stack instead of in a `String`.
-fn shortest_f64(v: f32) -> f64 {
-    use std::io::Write;
-    // A finite f32's shortest text is at most 48 bytes (`-0.` and 45 digits).
-    let mut buffer = [0u8; 64];
-    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-    let written = write!(cursor, "{v}").map(|()| cursor.position() as usize);
-    written
-        .ok()
-        .and_then(|len| std::str::from_utf8(&buffer[..len]).ok())
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(f64::from(v))
-}
-
-/// A stored value written as [`json_value`] writes it, without the tree.
-struct StoredValue<'a>(&'a Value);
-
-impl Serialize for StoredValue<'_> {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        match self.0 {
-            Value::Null => serializer.serialize_unit(),
-            Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::Int32(v) => serializer.serialize_i32(*v),
-            Value::Int64(v) => serializer.serialize_i64(*v),
-            // Non-finite floats have no JSON number: null, as json_value writes them.
-            Value::Float32(v) if v.is_finite() => serializer.serialize_f64(shortest_f64(*v)),
-            Value::Float64(v) if v.is_finite() => serializer.serialize_f64(*v),
-            Value::Float32(_) | Value::Float64(_) => serializer.serialize_unit(),
-            Value::String(text) => serializer.serialize_str(text),
-            Value::Bytes(bytes) => {
-                let mut seq = serializer.serialize_seq(Some(bytes.len()))?;
-                for byte in bytes {
-                    seq.serialize_element(byte)?;
-                }
-                seq.end()
-            }
-            Value::Timestamp(us) => serializer.serialize_str(&rfc3339(*us)),
-            Value::List(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(&StoredValue(item))?;
-                }
-                seq.end()
-            }
         }
     }
 }
