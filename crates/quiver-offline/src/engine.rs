@@ -41,7 +41,9 @@ pub fn session(config: &EngineConfig, spill_dir: &Path) -> Result<SessionContext
         .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit)))
         .with_disk_manager_builder(disk)
         .build_arc()?;
-    let session_config = SessionConfig::new()
+    // DataFusion's own `DATAFUSION_*` variables tune what quiver leaves at
+    // DataFusion's defaults (e.g. `DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS`).
+    let session_config = SessionConfig::from_env()?
         .with_batch_size(config.batch_size)
         .with_target_partitions(config.target_partitions);
     Ok(SessionContext::new_with_config_rt(session_config, runtime))

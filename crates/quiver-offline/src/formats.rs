@@ -9,10 +9,12 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
+use parquet::errors::ParquetError;
 
 use crate::error::{OfflineError, Result};
 use crate::parquet_check::check_parquet;
 use crate::parquet_columns::{read_parquet, write_parquet};
+use crate::table_rows::{TableRows, slices};
 use crate::text_times;
 
 /// The table formats quiver reads and writes.
@@ -183,29 +185,42 @@ fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Writes `batch` in `format`, in slices of `chunk_rows` so readers can stream it.
+/// Writes `table` in `format`, asking it for `chunk_rows` rows at a time (a
+/// Parquet row group at a time) so neither side holds it whole.
 pub fn write_table<W: Write + Send>(
     format: TableFormat,
-    batch: &RecordBatch,
+    table: &dyn TableRows,
     out: W,
     chunk_rows: usize,
 ) -> Result<()> {
-    let chunks = (0..batch.num_rows().max(1))
-        .step_by(chunk_rows.max(1))
-        .map(|start| {
-            let len = chunk_rows.min(batch.num_rows().saturating_sub(start));
-            batch.slice(start, len)
-        });
+    let schema = table.schema();
+    let chunks = slices(table.num_rows(), chunk_rows).map(|(start, len)| table.rows(start, len));
     let io = |e: std::io::Error| OfflineError::Write {
         path: "<output>".into(),
         source: Box::new(e),
     };
     match format {
         TableFormat::Parquet => {
-            let schema = parquet_schema(&batch.schema());
-            write_parquet(&cast_batch(batch, &schema)?, out).map_err(|e| OfflineError::Write {
-                path: "<output>".into(),
-                source: Box::new(e),
+            let target = parquet_schema(&schema);
+            let group = |start, len| {
+                table
+                    .rows(start, len)
+                    .and_then(|batch| cast_batch(&batch, &target))
+                    .map_err(|e| ParquetError::External(Box::new(e)))
+            };
+            write_parquet(&target, table.num_rows(), group, out).map_err(|e| match e {
+                // The rows' own error, not an encoding one.
+                ParquetError::External(inner) => match inner.downcast::<OfflineError>() {
+                    Ok(offline) => *offline,
+                    Err(other) => OfflineError::Write {
+                        path: "<output>".into(),
+                        source: other,
+                    },
+                },
+                other => OfflineError::Write {
+                    path: "<output>".into(),
+                    source: Box::new(other),
+                },
             })?;
         }
         TableFormat::Csv => {
@@ -213,27 +228,27 @@ pub fn write_table<W: Write + Send>(
                 .with_header(true)
                 .build(out);
             for chunk in chunks {
-                writer.write(&chunk)?;
+                writer.write(&chunk?)?;
             }
         }
         TableFormat::ArrowFile => {
-            let mut writer = arrow::ipc::writer::FileWriter::try_new(out, &batch.schema())?;
+            let mut writer = arrow::ipc::writer::FileWriter::try_new(out, &schema)?;
             for chunk in chunks {
-                writer.write(&chunk)?;
+                writer.write(&chunk?)?;
             }
             writer.finish()?;
         }
         TableFormat::ArrowStream => {
-            let mut writer = arrow::ipc::writer::StreamWriter::try_new(out, &batch.schema())?;
+            let mut writer = arrow::ipc::writer::StreamWriter::try_new(out, &schema)?;
             for chunk in chunks {
-                writer.write(&chunk)?;
+                writer.write(&chunk?)?;
             }
             writer.finish()?;
         }
         TableFormat::Json => {
             let mut writer = arrow::json::ArrayWriter::new(out);
             for chunk in chunks {
-                writer.write(&chunk)?;
+                writer.write(&chunk?)?;
             }
             writer.finish()?;
             writer.into_inner().flush().map_err(io)?;
@@ -243,7 +258,7 @@ pub fn write_table<W: Write + Send>(
 }
 
 /// Writes a table file atomically (temporary file, then rename).
-pub fn write_table_file(path: &Path, batch: &RecordBatch) -> Result<()> {
+pub fn write_table_file(path: &Path, table: &dyn TableRows) -> Result<()> {
     let format = TableFormat::from_path(path)?;
     let dir = path
         .parent()
@@ -261,7 +276,7 @@ pub fn write_table_file(path: &Path, batch: &RecordBatch) -> Result<()> {
     ));
     let file = std::fs::File::create(&temp).map_err(write)?;
     let mut buffered = std::io::BufWriter::new(file);
-    write_table(format, batch, &mut buffered, 64 * 1024)?;
+    write_table(format, table, &mut buffered, 64 * 1024)?;
     buffered.flush().map_err(write)?;
     std::fs::rename(&temp, path).map_err(write)
 }

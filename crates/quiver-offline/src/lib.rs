@@ -22,6 +22,7 @@ mod sort_check;
 mod source;
 mod store;
 mod stream_files;
+mod table_rows;
 pub mod text_times;
 mod types;
 mod view_schema;
@@ -41,6 +42,7 @@ pub use store::{
     FileOrigin, OfflineStore, StoreEverything, StoredFile, WindowInspector, WriteStats,
 };
 pub use stream_files::{CompactScope, STREAM_FILES_PER_DAY, push_id};
+pub use table_rows::{TableRows, slices};
 pub use types::{arrow_type_fits, postgres_type_fits};
 pub use view_schema::{CREATED_TS, EVENT_TS, ViewSchema, arrow_type, timestamp_type};
 pub use window::{TimeWindow, parse_instant, parse_timestamp};

@@ -14,13 +14,20 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
 use parquet::errors::Result;
+use parquet::file::properties::WriterProperties;
 
+/// Rows per row group written: a row group is gathered and encoded whole, so
+/// this bounds the writer's memory (DuckDB writes groups of 122,880 rows).
+const GROUP_ROWS: usize = 128 * 1024;
 /// Rows decoded per batch while reading one column.
 const READ_BATCH_ROWS: usize = 64 * 1024;
 
 /// `f(i, item)` for each of `items` over the machine's cores, results in
 /// item order. Each worker takes the next item from a shared queue.
-fn on_cores<I: Send, T: Send>(items: Vec<I>, f: impl Fn(usize, I) -> T + Sync) -> Vec<T> {
+pub(crate) fn on_cores<I: Send, T: Send>(
+    items: Vec<I>,
+    f: impl Fn(usize, I) -> T + Sync,
+) -> Vec<T> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let count = items.len();
     if count <= 1 || cores == 1 {
@@ -54,21 +61,25 @@ fn on_cores<I: Send, T: Send>(items: Vec<I>, f: impl Fn(usize, I) -> T + Sync) -
     done.into_iter().map(|(_, t)| t).collect()
 }
 
-/// Writes `batch` (already in a Parquet-compatible schema) as a Parquet file,
-/// the columns of each row group encoded side by side.
-pub(crate) fn write_parquet<W: Write + Send>(batch: &RecordBatch, out: W) -> Result<()> {
-    let schema = batch.schema();
+/// Writes the rows `group(start, len)` hands out (in `schema`, already
+/// Parquet-compatible) as a Parquet file of `rows` rows: one row group is
+/// asked for at a time, and its columns are encoded side by side.
+pub(crate) fn write_parquet<W: Write + Send>(
+    schema: &SchemaRef,
+    rows: usize,
+    group: impl Fn(usize, usize) -> Result<RecordBatch>,
+    out: W,
+) -> Result<()> {
     // ArrowWriter sets up what readers need (the embedded Arrow schema, the
     // properties); its lower half then takes columns from several threads.
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(GROUP_ROWS))
+        .build();
     let (mut file, factory) =
-        ArrowWriter::try_new(out, schema.clone(), None)?.into_serialized_writer()?;
-    let group_rows = file
-        .properties()
-        .max_row_group_row_count()
-        .unwrap_or(1024 * 1024)
-        .max(1);
-    for (index, start) in (0..batch.num_rows()).step_by(group_rows).enumerate() {
-        let rows = group_rows.min(batch.num_rows() - start);
+        ArrowWriter::try_new(out, schema.clone(), Some(properties))?.into_serialized_writer()?;
+    let group_rows = GROUP_ROWS;
+    for (index, start) in (0..rows).step_by(group_rows).enumerate() {
+        let batch = group(start, group_rows.min(rows - start))?;
         // Each field has one writer per Parquet leaf column it becomes.
         let mut writers = factory.create_column_writers(index)?.into_iter();
         let fields: Vec<Vec<ArrowColumnWriter>> = schema
@@ -82,7 +93,7 @@ pub(crate) fn write_parquet<W: Write + Send>(batch: &RecordBatch, out: W) -> Res
             })
             .collect();
         let encoded = on_cores(fields, |i, writers| -> Result<Vec<ArrowColumnChunk>> {
-            let leaves = compute_leaves(schema.field(i), &batch.column(i).slice(start, rows))?;
+            let leaves = compute_leaves(schema.field(i), batch.column(i))?;
             writers
                 .into_iter()
                 .zip(leaves)
@@ -219,7 +230,8 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        write_parquet(&batch, &mut out).unwrap();
+        let group = |start, len| Ok(batch.slice(start, len));
+        write_parquet(&batch.schema(), batch.num_rows(), group, &mut out).unwrap();
         let back = read_parquet(Bytes::from(out)).unwrap();
         assert_eq!(back, batch);
     }
@@ -229,7 +241,8 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
         let batch = RecordBatch::new_empty(schema);
         let mut out = Vec::new();
-        write_parquet(&batch, &mut out).unwrap();
+        let group = |start, len| Ok(batch.slice(start, len));
+        write_parquet(&batch.schema(), batch.num_rows(), group, &mut out).unwrap();
         let back = read_parquet(Bytes::from(out)).unwrap();
         assert_eq!(back.num_rows(), 0);
         assert_eq!(back.schema(), batch.schema());

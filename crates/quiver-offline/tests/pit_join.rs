@@ -24,7 +24,9 @@ use quiver_core::{
 use quiver_offline::pit::{
     EntityFrame, FeatureSelection, HistoricalRequest, get_historical_features,
 };
-use quiver_offline::{EngineConfig, OfflineStore, TimeWindow, ViewSchema, session};
+use quiver_offline::{
+    EngineConfig, OfflineStore, TableRows, TimeWindow, ViewSchema, session, slices,
+};
 
 const SECOND: i64 = 1_000_000;
 
@@ -280,9 +282,14 @@ async fn run(
         full_feature_names: full_names,
         as_of_known_time: as_of,
     };
-    get_historical_features(&ctx, &store, &repo, &frame, &request)
+    let rows = get_historical_features(&ctx, &store, &repo, &frame, &request)
         .await
-        .unwrap()
+        .unwrap();
+    // Gathered in uneven slices, as a writer asks for them, then put end to end.
+    let slices: Vec<RecordBatch> = slices(rows.num_rows(), 7)
+        .map(|(start, len)| rows.rows(start, len).unwrap())
+        .collect();
+    arrow::compute::concat_batches(&rows.schema(), &slices).unwrap()
 }
 
 fn check(cases: &[ViewCase], entities: &[EntityRow], as_of: bool, presorted: bool) {

@@ -32,8 +32,9 @@ use quiver_offline::pit::{
     EntityFrame, FeatureSelection, HistoricalRequest, get_historical_features,
 };
 use quiver_offline::{
-    CREATED_TS, EVENT_TS, EngineConfig, OfflineError, OfflineStore, StoreEverything, TimeWindow,
-    ViewSchema, materialize_view, parse_timestamp, read_source, session, timestamp_type,
+    CREATED_TS, EVENT_TS, EngineConfig, OfflineError, OfflineStore, StoreEverything, TableRows,
+    TimeWindow, ViewSchema, materialize_view, parse_timestamp, read_source, session,
+    timestamp_type,
 };
 use quiver_testkit::{TempDatabase, temp_postgres_database};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
@@ -675,6 +676,8 @@ async fn materialized_postgres_rows_answer_point_in_time_joins() {
     };
     let out = get_historical_features(&ctx, &store, &spec, &frame, &request)
         .await
+        .unwrap()
+        .whole()
         .unwrap();
     assert_eq!(
         out.num_rows(),

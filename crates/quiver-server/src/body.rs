@@ -3,11 +3,13 @@
 
 use std::io::Write;
 
-use arrow::array::RecordBatch;
+use std::sync::Arc;
+
 use axum::body::Body;
 use bytes::Bytes;
 use futures::SinkExt;
 use futures::channel::mpsc;
+use quiver_offline::TableRows;
 use quiver_offline::formats::{TableFormat, write_table};
 
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -49,15 +51,16 @@ impl Write for ChannelWriter {
     }
 }
 
-/// A body that streams `batch` encoded as `format`.
-pub fn streamed(format: TableFormat, batch: RecordBatch) -> Body {
+/// A body that streams `table` encoded as `format`, asking it for one slice
+/// of rows at a time.
+pub fn streamed(format: TableFormat, table: Arc<dyn TableRows>) -> Body {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let mut writer = ChannelWriter {
             tx,
             buffer: Vec::with_capacity(CHUNK_BYTES),
         };
-        let result = write_table(format, &batch, &mut writer, CHUNK_ROWS);
+        let result = write_table(format, table.as_ref(), &mut writer, CHUNK_ROWS);
         let result = result
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|()| writer.flush());

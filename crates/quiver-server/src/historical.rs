@@ -96,7 +96,7 @@ pub async fn get_historical_features(
     };
     let set = training_set(&state, &params, entities, "http").await?;
 
-    let mut response = streamed(response_format, set.batch).into_response();
+    let mut response = streamed(response_format, set.rows).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(mime(response_format)),

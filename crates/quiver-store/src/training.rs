@@ -1,14 +1,15 @@
 //! Training sets: the point-in-time join plus the lineage of saved datasets.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::RecordBatch;
-use quiver_offline::FileOrigin;
 use quiver_offline::formats::write_table_file;
 use quiver_offline::pit::{
-    EntityFrame, FeatureSelection, HistoricalRequest, get_historical_features, resolve,
+    EntityFrame, FeatureSelection, HistoricalRequest, TrainingRows, get_historical_features,
+    resolve,
 };
+use quiver_offline::{FileOrigin, TableRows};
 use quiver_registry::{RegistryError, SavedDataset};
 use serde_json::{Value, json};
 
@@ -17,9 +18,10 @@ use crate::store::{Applied, FeatureStore};
 use crate::time::{now_rfc3339, rfc3339};
 
 /// A training set and what it was built from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TrainingSet {
-    pub batch: RecordBatch,
+    /// The rows, gathered a slice at a time by whoever writes them.
+    pub rows: Arc<TrainingRows>,
     pub registry_version: i64,
     /// Per view, the offline-store files the join read.
     pub offline_snapshot: Value,
@@ -59,7 +61,7 @@ impl FeatureStore {
         // The snapshot is taken before the join reads, so it names every file the join could see.
         let offline_snapshot = snapshot(&store, applied, request)?;
         let ctx = self.engine()?;
-        let batch = get_historical_features(&ctx, &store, &applied.spec, entity, request).await?;
+        let rows = get_historical_features(&ctx, &store, &applied.spec, entity, request).await?;
         let request = json!({
             "features": match &request.features {
                 FeatureSelection::Features(list) => json!(list),
@@ -69,7 +71,7 @@ impl FeatureStore {
             "as_of_known_time": request.as_of_known_time,
         });
         Ok(TrainingSet {
-            batch,
+            rows: Arc::new(rows),
             registry_version: applied.version,
             offline_snapshot,
             request,
@@ -108,9 +110,9 @@ impl FeatureStore {
         created_by: &str,
     ) -> Result<Option<SavedDataset>> {
         let temp = temporary_beside(path);
-        let batch = set.batch.clone();
+        let rows = set.rows.clone();
         let written = temp.clone();
-        let wrote = tokio::task::spawn_blocking(move || write_table_file(&written, &batch))
+        let wrote = tokio::task::spawn_blocking(move || write_table_file(&written, rows.as_ref()))
             .await
             .map_err(|e| StoreError::Internal(format!("writing the training set failed: {e}")));
         let temp = TemporaryFile(temp);
@@ -125,7 +127,7 @@ impl FeatureStore {
             registry_version: set.registry_version,
             request: set.request.clone(),
             offline_snapshot: set.offline_snapshot.clone(),
-            row_count: set.batch.num_rows() as i64,
+            row_count: set.rows.num_rows() as i64,
             path: path.display().to_string(),
             created_by: created_by.to_string(),
             created_at: now_rfc3339(),

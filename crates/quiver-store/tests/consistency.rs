@@ -13,8 +13,8 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicr
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use quiver_core::OnlineStoreConfig;
-use quiver_offline::TimeWindow;
 use quiver_offline::pit::{EntityFrame, FeatureSelection, HistoricalRequest};
+use quiver_offline::{TableRows, TimeWindow};
 use quiver_online::Status;
 use quiver_store::{FeatureStore, OnlineRequest, arrow_value, json_value};
 use serde_json::{Map, Value, json};
@@ -119,7 +119,9 @@ async fn assert_consistent(store: &FeatureStore, start: DateTime<Utc>, t: DateTi
         .training_set(&applied, &frame, &request)
         .await
         .unwrap()
-        .batch;
+        .rows
+        .whole()
+        .unwrap();
 
     let mut entities = Map::new();
     let drivers: Vec<Value> = frame

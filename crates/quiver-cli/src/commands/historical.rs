@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use quiver_offline::TableRows;
 use quiver_offline::formats::read_table_file;
 use quiver_offline::pit::{EntityFrame, HistoricalRequest};
 use quiver_store::StoreError;
@@ -53,9 +54,9 @@ pub async fn run(global: &GlobalArgs, args: &HistoricalArgs) -> CliResult {
 
     let report = Report {
         out: args.out.display().to_string(),
-        rows: set.batch.num_rows(),
+        rows: set.rows.num_rows(),
         columns: set
-            .batch
+            .rows
             .schema()
             .fields()
             .iter()

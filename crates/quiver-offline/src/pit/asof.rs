@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use arrow::array::{
     Array, ArrayRef, RecordBatch, TimestampMicrosecondArray, UInt32Array, new_null_array,
 };
-use arrow::compute::{concat, interleave, take};
+use arrow::compute::{interleave, take};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -64,9 +64,9 @@ struct Current {
     pos: usize,
 }
 
-/// Runs the merge; returns the feature columns in the entity frame's row order.
-pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Vec<ArrayRef>> {
-    let n = entity.times.len();
+/// Runs the merge; the answers come in (keys, time) order, each saying
+/// which entity row it answers.
+pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
     let fields: Vec<SortField> = entity
         .keys
         .iter()
@@ -178,23 +178,15 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Vec<ArrayRe
         &mut current,
     )?;
 
-    // Back from (keys, time) order to the entity frame's order.
-    let mut inverse = vec![0u32; n];
-    for (sorted_position, &original) in order.iter().enumerate() {
-        inverse[original as usize] = sorted_position as u32;
-    }
-    let inverse = UInt32Array::from(inverse);
-    let mut columns = Vec::with_capacity(view.feature_names.len());
-    for f in 0..view.feature_names.len() {
-        let parts: Vec<&dyn Array> = chunks.iter().map(|c| c[f].as_ref()).collect();
-        let sorted = if parts.is_empty() {
-            new_null_array(view.feature_schema.field(f).data_type(), 0)
-        } else {
-            concat(&parts)?
-        };
-        columns.push(take(&sorted, &inverse, None)?);
-    }
-    Ok(columns)
+    Ok(Merged { chunks, order })
+}
+
+/// One merge's answers, in its (keys, time) order.
+pub struct Merged {
+    /// Chunks of answer rows, each a column per feature.
+    pub chunks: Vec<Vec<ArrayRef>>,
+    /// For each answer row in turn, the entity row (of the merge's input) it answers.
+    pub order: Vec<u32>,
 }
 
 /// The entity rows' indices sorted by (keys, time).

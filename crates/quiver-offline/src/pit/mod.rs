@@ -3,9 +3,11 @@
 //! Each requested view is joined on its own: the view's stored rows are read
 //! with DataFusion (pruned to the request's time range, sorted by keys and time
 //! in a memory pool that spills to disk) and merged against the entity rows in
-//! one pass ([`asof`]). The results are put back in the entity frame's order,
-//! beside all of its columns.
+//! one pass ([`asof`]). The answers stay in the merges' order; a writer asks
+//! for the training set a slice at a time, in the entity frame's order, beside
+//! all of its columns ([`answers`]).
 
+mod answers;
 mod asof;
 mod columns;
 mod entity;
@@ -14,8 +16,8 @@ mod ranges;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow::compute::{concat, take};
+use arrow::array::ArrayRef;
+use arrow::compute::take;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, ident, lit, when};
@@ -23,6 +25,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use quiver_core::RepoSpec;
 
+pub use answers::TrainingRows;
 pub use columns::output_columns;
 pub use entity::{ENTITY_TIMESTAMP, EntityFrame};
 pub use features::{FeatureSelection, ViewRequest, resolve};
@@ -49,7 +52,7 @@ pub async fn get_historical_features(
     repo: &RepoSpec,
     entity: &EntityFrame,
     request: &HistoricalRequest,
-) -> Result<RecordBatch> {
+) -> Result<TrainingRows> {
     let views = resolve(repo, &request.features, request.full_feature_names)?;
     let entity_schema = entity.batch.schema();
     for view in &views {
@@ -73,7 +76,7 @@ pub async fn get_historical_features(
     let min_t = entity.times.iter().copied().min().unwrap_or(0);
     let max_t = entity.times.iter().copied().max().unwrap_or(0);
     let mut fields: Vec<Arc<Field>> = entity_schema.fields().iter().cloned().collect();
-    let mut columns: Vec<ArrayRef> = entity.batch.columns().to_vec();
+    let mut answers = Vec::with_capacity(views.len());
     for request_view in &views {
         let view = &request_view.view;
         let feature_names: Vec<String> = request_view
@@ -102,20 +105,16 @@ pub async fn get_historical_features(
             ttl_us,
             as_of_known_time: request.as_of_known_time,
         };
-        let merged = join_view(ctx, store, &read, &keys, &entity.times).await?;
-        for ((field, column), (_, output)) in feature_fields
-            .into_iter()
-            .zip(merged)
-            .zip(&request_view.features)
-        {
+        answers.push(join_view(ctx, store, &read, &keys, &entity.times).await?);
+        for (field, (_, output)) in feature_fields.into_iter().zip(&request_view.features) {
             fields.push(Arc::new(field.with_name(output).with_nullable(true)));
-            columns.push(column);
         }
     }
-    Ok(RecordBatch::try_new(
+    Ok(TrainingRows::new(
         Arc::new(Schema::new(fields)),
-        columns,
-    )?)
+        entity.batch.clone(),
+        answers,
+    ))
 }
 
 /// What to read of one view for a request.
@@ -129,7 +128,7 @@ struct ViewRead<'a> {
     as_of_known_time: bool,
 }
 
-/// One view's feature columns for every entity row, in the frame's order.
+/// One view's answers for every entity row.
 ///
 /// The entity rows are split into ranges of the first join key
 /// ([`ranges::key_ranges`], one per target partition); each range scans its own
@@ -140,7 +139,7 @@ async fn join_view(
     read: &ViewRead<'_>,
     keys: &[ArrayRef],
     times: &[i64],
-) -> Result<Vec<ArrayRef>> {
+) -> Result<answers::ViewAnswers> {
     let parts = ctx.copied_config().target_partitions();
     let ranges = ranges::key_ranges(&keys[0], parts)?;
     let first_key = read.view.keys[0].name.as_str();
@@ -189,32 +188,28 @@ async fn join_view(
         };
         tasks.spawn(async move { (part, asof::merge(entity, view).await) });
     }
-    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); ranges.len()];
+    let mut merged: Vec<Option<asof::Merged>> = (0..ranges.len()).map(|_| None).collect();
     while let Some(done) = tasks.join_next().await {
         // A panic in a range's merge is the caller's panic, as it was on one task.
-        let (part, merged) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        parts[part] = merged?;
+        let (part, answer) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        merged[part] = Some(answer?);
     }
-    if ranges.len() == 1 {
-        return Ok(parts.pop().unwrap_or_default());
-    }
-    // The ranges' outputs end to end; each entity row's answer sits at its
-    // range's offset plus its place in the range.
-    let mut gather = vec![0u32; times.len()];
-    let mut offset = 0u32;
-    for range in &ranges {
-        for (position, &row) in range.rows.values().iter().enumerate() {
-            gather[row as usize] = offset + position as u32;
-        }
-        offset += range.rows.len() as u32;
-    }
-    let gather = UInt32Array::from(gather);
-    (0..read.features.len())
-        .map(|f| {
-            let parts: Vec<&dyn Array> = parts.iter().map(|p| p[f].as_ref()).collect();
-            Ok(take(&concat(&parts)?, &gather, None)?)
+    let single = ranges.len() == 1;
+    let merged = merged
+        .into_iter()
+        .zip(&ranges)
+        .map(|(m, range)| {
+            let m = m.ok_or_else(|| OfflineError::Config("a key range was not joined".into()))?;
+            Ok((m, (!single).then_some(&range.rows)))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let types = read
+        .feature_schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    answers::ViewAnswers::new(merged, times.len(), types)
 }
 
 /// The view's stored rows that can answer the request's entity times (and pass

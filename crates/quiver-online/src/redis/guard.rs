@@ -35,18 +35,17 @@ for i = 1, #KEYS do
   local cr = tonumber(ARGV[b + 1])
   local keep = ARGV[b + 2]
   local old_ev, old_cr, legacy
-  local stored = redis.call('HGET', key, view)
+  -- One read finds the record or, failing that, the legacy times.
+  local found = redis.call('HMGET', key, view, ts_field, cr_field)
+  local stored = found[1]
   if stored then
     local flag
     old_ev, flag = struct.unpack('<i8B', stored, 2)
     if flag == 1 then old_cr = struct.unpack('<i8', stored, 11) end
-  else
-    local l = redis.call('HMGET', key, ts_field, cr_field)
-    if l[1] then
-      legacy = true
-      old_ev = tonumber(l[1])
-      if l[2] then old_cr = tonumber(l[2]) end
-    end
+  elseif found[2] then
+    legacy = true
+    old_ev = tonumber(found[2])
+    if found[3] then old_cr = tonumber(found[3]) end
   end
   local write = true
   if old_ev then

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use quiver_core::auth::Scope;
-use quiver_offline::StoredType;
+use quiver_offline::{StoredType, TableRows};
 use quiver_store::WriteTarget;
 use serde_json::{Map, Value, json};
 
@@ -36,7 +36,7 @@ impl Call {
         self,
         state: &AppState,
         upload: Option<RecordBatch>,
-    ) -> Result<RecordBatch, ApiError> {
+    ) -> Result<Arc<dyn TableRows>, ApiError> {
         match self {
             Call::TrainingSet(mut params) => {
                 let entities = match (params.entities.take(), upload.and_then(entity_rows)) {
@@ -57,21 +57,25 @@ impl Call {
                 };
                 Ok(training_set(state, &params, entities, CREATED_BY)
                     .await?
-                    .batch)
+                    .rows)
             }
             Call::Feast(FeastCall::GetHistoricalFeatures(command)) => {
                 feast_training_set(state, &command, upload, None).await
             }
-            Call::Feast(FeastCall::PullLatestFromTableOrQuery(command)) => Ok(state
-                .store
-                .pull(&state.applied()?, &command.request(true)?)
-                .await?),
-            Call::Feast(FeastCall::PullAllFromTableOrQuery(command)) => Ok(state
-                .store
-                .pull(&state.applied()?, &command.request(false)?)
-                .await?),
+            Call::Feast(FeastCall::PullLatestFromTableOrQuery(command)) => Ok(Arc::new(
+                state
+                    .store
+                    .pull(&state.applied()?, &command.request(true)?)
+                    .await?,
+            )),
+            Call::Feast(FeastCall::PullAllFromTableOrQuery(command)) => Ok(Arc::new(
+                state
+                    .store
+                    .pull(&state.applied()?, &command.request(false)?)
+                    .await?,
+            )),
             Call::Feast(FeastCall::GetTableColumnNamesAndTypesFromDataSource(command)) => {
-                column_names_and_types(state, &command).await
+                Ok(Arc::new(column_names_and_types(state, &command).await?))
             }
             Call::Feast(other) => Err(ApiError::bad_request(format!(
                 "{} writes: send it with do_put",
@@ -112,9 +116,9 @@ impl Call {
             FeastCall::Persist(command) => {
                 let historical = command.historical()?;
                 let name = command.dataset_name();
-                let batch =
+                let rows =
                     feast_training_set(state, &historical, upload, Some(name.clone())).await?;
-                Ok(json!({"dataset": name, "rows": batch.num_rows()}))
+                Ok(json!({"dataset": name, "rows": rows.num_rows()}))
             }
             FeastCall::ValidateDataSource(command) => {
                 let columns = source_columns(state, &command).await?;
@@ -153,7 +157,7 @@ async fn feast_training_set(
     command: &HistoricalCommand,
     upload: Option<RecordBatch>,
     save_as: Option<String>,
-) -> Result<RecordBatch, ApiError> {
+) -> Result<Arc<dyn TableRows>, ApiError> {
     command.check()?;
     let rows = upload.and_then(entity_rows).ok_or_else(|| {
         ApiError::bad_request(
@@ -167,7 +171,7 @@ async fn feast_training_set(
         save_as,
         ..HistoricalParams::default()
     };
-    Ok(training_set(state, &params, rows, CREATED_BY).await?.batch)
+    Ok(training_set(state, &params, rows, CREATED_BY).await?.rows)
 }
 
 async fn source_columns(

@@ -174,8 +174,8 @@ impl FlightService for FlightApi {
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let call = parse(&request.get_ref().ticket).map_err(status)?;
         self.authorize(request.metadata(), &call, "do_get")?;
-        let batch = call.read(&self.state, None).await.map_err(status)?;
-        Ok(Response::new(tables::answer(batch)))
+        let table = call.read(&self.state, None).await.map_err(status)?;
+        Ok(Response::new(tables::answer(table)))
     }
 
     async fn do_put(
@@ -197,8 +197,8 @@ impl FlightService for FlightApi {
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
         let (call, upload) = self.command_and_upload(request, "do_exchange").await?;
-        let batch = call.read(&self.state, upload).await.map_err(status)?;
-        Ok(Response::new(tables::answer(batch)))
+        let table = call.read(&self.state, upload).await.map_err(status)?;
+        Ok(Response::new(tables::answer(table)))
     }
 
     async fn do_action(

@@ -13,6 +13,7 @@ use arrow_flight::error::FlightError;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use quiver_offline::pit::ENTITY_TIMESTAMP;
+use quiver_offline::{TableRows, slices};
 use tonic::Status;
 
 use crate::error::ApiError;
@@ -94,17 +95,18 @@ pub fn entity_timestamp_column(rows: &RecordBatch) -> Result<String, ApiError> {
     }
 }
 
-/// `batch` as a Flight stream, in slices (zero-copy) encoded one at a time.
-pub fn answer(batch: RecordBatch) -> BoxStream<'static, Result<FlightData, Status>> {
-    let schema = batch.schema();
-    let rows = batch.num_rows();
-    let slices = (0..rows.div_ceil(ANSWER_ROWS).max(1)).map(move |i| {
-        let start = i * ANSWER_ROWS;
-        Ok(batch.slice(start, ANSWER_ROWS.min(rows - start)))
+/// `table` as a Flight stream: each slice of rows is asked for (a training
+/// set gathers it then) and encoded only when the client is ready for it.
+pub fn answer(table: Arc<dyn TableRows>) -> BoxStream<'static, Result<FlightData, Status>> {
+    let schema = table.schema();
+    let batches = slices(table.num_rows(), ANSWER_ROWS).map(move |(start, len)| {
+        table
+            .rows(start, len)
+            .map_err(|e| FlightError::ExternalError(Box::new(e)))
     });
     FlightDataEncoderBuilder::new()
         .with_schema(schema)
-        .build(futures::stream::iter(slices))
+        .build(futures::stream::iter(batches))
         .map_err(|e| Status::internal(format!("encoding the answer: {e}")))
         .boxed()
 }
@@ -153,7 +155,7 @@ mod tests {
             vec![Arc::new(Int64Array::from_iter_values(0..rows as i64))],
         );
         let decoded = futures::executor::block_on(async {
-            let stream = answer(batch);
+            let stream = answer(Arc::new(batch));
             let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(
                 stream.map_err(|s| FlightError::Tonic(Box::new(s))),
             )
