@@ -185,8 +185,8 @@ fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Writes `table` in `format`, asking it for `chunk_rows` rows at a time (a
-/// Parquet row group at a time) so neither side holds it whole.
+/// Writes `table` in `format`, asking it for `chunk_rows` rows at a time
+/// (Parquet: a row group of 128Ki rows at a time) so neither side holds it whole.
 pub fn write_table<W: Write + Send>(
     format: TableFormat,
     table: &dyn TableRows,

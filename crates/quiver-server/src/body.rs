@@ -2,7 +2,6 @@
 //! thread and hands 64 KiB chunks to the connection through a bounded channel.
 
 use std::io::Write;
-
 use std::sync::Arc;
 
 use axum::body::Body;

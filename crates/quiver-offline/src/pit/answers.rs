@@ -36,12 +36,6 @@ impl ViewAnswers {
         types: Vec<DataType>,
     ) -> Result<Self> {
         let answers: usize = merged.iter().map(|(m, _)| m.order.len()).sum();
-        if u32::try_from(answers).is_err() {
-            return Err(OfflineError::Request(format!(
-                "{answers} entity rows are more than one training set holds (at most {})",
-                u32::MAX
-            )));
-        }
         if answers != entity_rows {
             return Err(OfflineError::Config(format!(
                 "the join answered {answers} of {entity_rows} entity rows"
@@ -55,14 +49,14 @@ impl ViewAnswers {
         for (merge, rows) in merged {
             for (answer, &input) in merge.order.iter().enumerate() {
                 let entity = rows.map_or(input, |r| r.value(input as usize));
-                // Fits: `answers` fits a u32.
+                // Fits: a frame holds at most `entity::MAX_ROWS` rows.
                 position[entity as usize] = (offset + answer) as u32;
             }
             offset += merge.order.len();
             for chunk in merge.chunks {
                 starts.push(chunk_start);
-                chunk_start += chunk.first().map_or(0, |c| c.len());
-                chunks.push(chunk);
+                chunk_start += chunk.rows;
+                chunks.push(chunk.columns);
             }
         }
         Ok(ViewAnswers {

@@ -13,11 +13,13 @@ use arrow::array::{
     Array, ArrayRef, RecordBatch, TimestampMicrosecondArray, UInt32Array, new_null_array,
 };
 use arrow::compute::{interleave, take};
+use arrow::datatypes::DataType;
 use arrow::datatypes::SchemaRef;
-use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
+use arrow::row::{Row, RowConverter, Rows, SortField};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
+use super::key_codes;
 use crate::error::{OfflineError, Result};
 use crate::view_schema::{CREATED_TS, EVENT_TS};
 
@@ -47,17 +49,97 @@ pub struct ViewSide {
 
 /// The chosen row for the current key.
 struct Best {
-    key: OwnedRow,
+    key: OwnedKey,
     slot: usize,
     row: usize,
     event: i64,
     created: Option<i64>,
 }
 
+/// Rows' join keys in the form the merge compares: integer codes
+/// ([`key_codes`]) when the key types allow, else Arrow's row format.
+enum Keys {
+    Codes(Vec<u128>),
+    Rows(Rows),
+}
+
+/// One row's key.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Code(u128),
+    Row(Row<'a>),
+}
+
+/// A key kept past its batch; the bytes' buffer is reused from key to key.
+enum OwnedKey {
+    Code(u128),
+    Bytes(Vec<u8>),
+}
+
+impl OwnedKey {
+    fn new(key: Key<'_>) -> Self {
+        match key {
+            Key::Code(c) => OwnedKey::Code(c),
+            Key::Row(r) => OwnedKey::Bytes(r.as_ref().to_vec()),
+        }
+    }
+
+    fn is(&self, key: Key<'_>) -> bool {
+        match (self, key) {
+            (OwnedKey::Code(a), Key::Code(b)) => *a == b,
+            (OwnedKey::Bytes(a), Key::Row(b)) => a.as_slice() == b.as_ref(),
+            _ => false,
+        }
+    }
+
+    fn set(&mut self, key: Key<'_>) {
+        match (&mut *self, key) {
+            (OwnedKey::Bytes(bytes), Key::Row(r)) => {
+                bytes.clear();
+                bytes.extend_from_slice(r.as_ref());
+            }
+            _ => *self = OwnedKey::new(key),
+        }
+    }
+}
+
+/// How one merge encodes keys: both sides the same way.
+struct KeyEncoder {
+    /// The integer codes' layout, when the key types allow them.
+    codes: Option<Vec<(u32, bool)>>,
+    converter: RowConverter,
+}
+
+impl KeyEncoder {
+    fn new(keys: &[ArrayRef]) -> Result<Self> {
+        let types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
+        Ok(KeyEncoder {
+            codes: key_codes::layout(&types),
+            converter: RowConverter::new(types.into_iter().map(SortField::new).collect())?,
+        })
+    }
+
+    fn encode(&self, keys: &[ArrayRef]) -> Result<Keys> {
+        Ok(match &self.codes {
+            Some(layout) => Keys::Codes(key_codes::codes(keys, layout)?),
+            None => Keys::Rows(self.converter.convert_columns(keys)?),
+        })
+    }
+}
+
+impl Keys {
+    fn key(&self, i: usize) -> Key<'_> {
+        match self {
+            Keys::Codes(codes) => Key::Code(codes[i]),
+            Keys::Rows(rows) => Key::Row(rows.row(i)),
+        }
+    }
+}
+
 /// The current view batch with its decoded columns.
 struct Current {
     slot: usize,
-    rows: Rows,
+    keys: Keys,
     event: TimestampMicrosecondArray,
     created: TimestampMicrosecondArray,
     len: usize,
@@ -67,14 +149,9 @@ struct Current {
 /// Runs the merge; the answers come in (keys, time) order, each saying
 /// which entity row it answers.
 pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
-    let fields: Vec<SortField> = entity
-        .keys
-        .iter()
-        .map(|k| SortField::new(k.data_type().clone()))
-        .collect();
-    let converter = RowConverter::new(fields)?;
-    let left_rows = converter.convert_columns(&entity.keys)?;
-    let order = entity_order(&left_rows, &entity.times);
+    let encoder = KeyEncoder::new(&entity.keys)?;
+    let left_keys = encoder.encode(&entity.keys)?;
+    let order = entity_order(&left_keys, &entity.times);
 
     // Slot 0 is a one-row null batch: the answer for "no candidate".
     let nulls: Vec<ArrayRef> = view
@@ -88,11 +165,11 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
     let mut best: Option<Best> = None;
     let mut exhausted = false;
     let mut picks: Vec<(usize, usize)> = Vec::with_capacity(CHUNK);
-    let mut chunks: Vec<Vec<ArrayRef>> = Vec::new();
+    let mut chunks: Vec<Chunk> = Vec::new();
 
     for &left in &order {
         let left = left as usize;
-        let key = left_rows.row(left);
+        let key = left_keys.key(left);
         let t = entity.times[left];
         loop {
             let needs_batch = current.as_ref().is_none_or(|c| c.pos >= c.len);
@@ -106,7 +183,7 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
                         if batch.num_rows() == 0 {
                             continue;
                         }
-                        current = Some(load(&batch, &view, &converter, &mut retained)?);
+                        current = Some(load(&batch, &view, &encoder, &mut retained)?);
                         continue;
                     }
                     None => {
@@ -116,7 +193,6 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
                 }
             }
             let Some(c) = current.as_mut() else { break };
-            let right_key = c.rows.row(c.pos);
             let event = c.event.value(c.pos);
             let created = (!c.created.is_null(c.pos)).then(|| c.created.value(c.pos));
             let effective = if view.as_of_known_time {
@@ -124,24 +200,31 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
             } else {
                 event
             };
-            match right_key.cmp(&key) {
+            match c.keys.key(c.pos).cmp(&key) {
                 // A key below the current entity key: no later entity row has it.
                 Ordering::Less => c.pos += 1,
+                // The entity's own key, known by time `t`.
                 Ordering::Equal if effective <= t => {
-                    let better = match &best {
-                        Some(b) if b.key.row() == right_key => {
-                            (event, created) >= (b.event, b.created)
+                    match best.as_mut() {
+                        Some(b) if b.key.is(key) => {
+                            if (event, created) >= (b.event, b.created) {
+                                (b.slot, b.row, b.event, b.created) =
+                                    (c.slot, c.pos, event, created);
+                            }
                         }
-                        _ => true,
-                    };
-                    if better {
-                        best = Some(Best {
-                            key: right_key.owned(),
-                            slot: c.slot,
-                            row: c.pos,
-                            event,
-                            created,
-                        });
+                        Some(b) => {
+                            b.key.set(key);
+                            (b.slot, b.row, b.event, b.created) = (c.slot, c.pos, event, created);
+                        }
+                        None => {
+                            best = Some(Best {
+                                key: OwnedKey::new(key),
+                                slot: c.slot,
+                                row: c.pos,
+                                event,
+                                created,
+                            });
+                        }
                     }
                     c.pos += 1;
                 }
@@ -150,7 +233,7 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
         }
         let pick = match &best {
             Some(b)
-                if b.key.row() == key
+                if b.key.is(key)
                     && view
                         .ttl_us
                         .is_none_or(|ttl| b.event >= t.saturating_sub(ttl)) =>
@@ -183,39 +266,50 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
 
 /// One merge's answers, in its (keys, time) order.
 pub struct Merged {
-    /// Chunks of answer rows, each a column per feature.
-    pub chunks: Vec<Vec<ArrayRef>>,
+    pub chunks: Vec<Chunk>,
     /// For each answer row in turn, the entity row (of the merge's input) it answers.
     pub order: Vec<u32>,
 }
 
+/// Consecutive answer rows, a column per feature.
+pub struct Chunk {
+    pub rows: usize,
+    pub columns: Vec<ArrayRef>,
+}
+
 /// The entity rows' indices sorted by (keys, time).
 ///
-/// Keys of one fixed width up to 16 bytes in the row format (integer keys,
-/// and pairs of them: the common case) are sorted as integers, which compare
-/// in one instruction where row slices need a `memcmp` call each.
-fn entity_order(keys: &Rows, times: &[i64]) -> Vec<u32> {
+/// Row-format keys that happen to share one width of at most 16 bytes are
+/// sorted as integers too (big-endian, which keeps the bytes' order).
+fn entity_order(keys: &Keys, times: &[i64]) -> Vec<u32> {
     let n = times.len();
-    let width = (n > 0).then(|| keys.row(0).as_ref().len());
-    let fixed = width.filter(|&w| w <= 16 && (0..n).all(|i| keys.row(i).as_ref().len() == w));
-    if fixed.is_some() {
-        // Zero padding keeps the byte order, as every key has the same width.
-        let mut keyed: Vec<(u128, i64, u32)> = (0..n)
-            .map(|i| {
-                let bytes = keys.row(i);
-                let bytes = bytes.as_ref();
-                let mut padded = [0u8; 16];
-                padded[..bytes.len()].copy_from_slice(bytes);
-                (u128::from_be_bytes(padded), times[i], i as u32)
-            })
-            .collect();
+    let sorted = |mut keyed: Vec<(u128, i64, u32)>| {
         keyed.sort_unstable_by_key(|&(key, time, _)| (key, time));
-        return keyed.into_iter().map(|(_, _, i)| i).collect();
+        keyed.into_iter().map(|(_, _, i)| i).collect()
+    };
+    let rows = match keys {
+        Keys::Codes(codes) => {
+            return sorted((0..n).map(|i| (codes[i], times[i], i as u32)).collect());
+        }
+        Keys::Rows(rows) => rows,
+    };
+    let width = (n > 0).then(|| rows.row(0).as_ref().len());
+    if width.is_some_and(|w| w <= 16 && (0..n).all(|i| rows.row(i).as_ref().len() == w)) {
+        let code = |bytes: &[u8]| {
+            let mut padded = [0u8; 16];
+            padded[..bytes.len()].copy_from_slice(bytes);
+            u128::from_be_bytes(padded)
+        };
+        return sorted(
+            (0..n)
+                .map(|i| (code(rows.row(i).as_ref()), times[i], i as u32))
+                .collect(),
+        );
     }
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.sort_unstable_by(|&a, &b| {
-        keys.row(a as usize)
-            .cmp(&keys.row(b as usize))
+        rows.row(a as usize)
+            .cmp(&rows.row(b as usize))
             .then(times[a as usize].cmp(&times[b as usize]))
     });
     order
@@ -225,7 +319,7 @@ fn entity_order(keys: &Rows, times: &[i64]) -> Vec<u32> {
 fn load(
     batch: &RecordBatch,
     view: &ViewSide,
-    converter: &RowConverter,
+    encoder: &KeyEncoder,
     retained: &mut Vec<Vec<ArrayRef>>,
 ) -> Result<Current> {
     let column = |name: &str| {
@@ -239,7 +333,7 @@ fn load(
         .iter()
         .map(|k| column(k))
         .collect::<Result<Vec<_>>>()?;
-    let rows = converter.convert_columns(&keys)?;
+    let keys = encoder.encode(&keys)?;
     let timestamps = |name: &str| -> Result<TimestampMicrosecondArray> {
         column(name)?
             .as_any()
@@ -259,7 +353,7 @@ fn load(
     retained.push(features);
     Ok(Current {
         slot: retained.len() - 1,
-        rows,
+        keys,
         event: timestamps(EVENT_TS)?,
         created: timestamps(CREATED_TS)?,
         len: batch.num_rows(),
@@ -271,18 +365,21 @@ fn load(
 fn flush(
     picks: &mut Vec<(usize, usize)>,
     retained: &mut Vec<Vec<ArrayRef>>,
-    chunks: &mut Vec<Vec<ArrayRef>>,
+    chunks: &mut Vec<Chunk>,
     best: &mut Option<Best>,
     current: &mut Option<Current>,
 ) -> Result<()> {
     if !picks.is_empty() {
         let width = retained[0].len();
-        let mut chunk = Vec::with_capacity(width);
+        let mut columns = Vec::with_capacity(width);
         for f in 0..width {
             let sources: Vec<&dyn Array> = retained.iter().map(|r| r[f].as_ref()).collect();
-            chunk.push(interleave(&sources, picks)?);
+            columns.push(interleave(&sources, picks)?);
         }
-        chunks.push(chunk);
+        chunks.push(Chunk {
+            rows: picks.len(),
+            columns,
+        });
         picks.clear();
     }
     // Keep slot 0 (nulls), the current batch, and a one-row copy of the best row.
@@ -330,14 +427,22 @@ mod tests {
             .unwrap()
             .convert_columns(&columns)
             .unwrap();
-        let order = entity_order(&rows, &times);
-        let mut all = order.clone();
-        all.sort_unstable();
-        assert_eq!(all, (0..times.len() as u32).collect::<Vec<_>>());
-        let got = sorted_pairs(&rows, &times, &order);
-        let mut want = got.clone();
-        want.sort();
-        assert_eq!(got, want);
+        // As the merge encodes them (integer codes where it can), and as rows.
+        let encoded = KeyEncoder::new(&columns).unwrap().encode(&columns).unwrap();
+        let rows = Keys::Rows(rows);
+        for keys in [&encoded, &rows] {
+            let order = entity_order(keys, &times);
+            let mut all = order.clone();
+            all.sort_unstable();
+            assert_eq!(all, (0..times.len() as u32).collect::<Vec<_>>());
+            let Keys::Rows(rows) = &rows else {
+                unreachable!()
+            };
+            let got = sorted_pairs(rows, &times, &order);
+            let mut want = got.clone();
+            want.sort();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

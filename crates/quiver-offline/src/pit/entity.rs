@@ -22,12 +22,17 @@ pub struct EntityFrame {
     pub times: Vec<i64>,
 }
 
+/// The most rows one frame may hold, whatever the configured limit: the join
+/// addresses entity rows with `u32`.
+pub const MAX_ROWS: usize = u32::MAX as usize;
+
 impl EntityFrame {
     /// Checks the frame: not empty, under `max_rows`, with a usable timestamp column.
     pub fn new(batch: RecordBatch, timestamp_column: &str, max_rows: usize) -> Result<Self> {
         if batch.num_rows() == 0 {
             return Err(OfflineError::Request("the entity frame has no rows".into()));
         }
+        let max_rows = max_rows.min(MAX_ROWS);
         if batch.num_rows() > max_rows {
             return Err(OfflineError::Request(format!(
                 "the entity frame has {} rows, over the limit of {max_rows}",

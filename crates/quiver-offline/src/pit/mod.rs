@@ -12,6 +12,7 @@ mod asof;
 mod columns;
 mod entity;
 mod features;
+mod key_codes;
 mod ranges;
 
 use std::sync::Arc;
@@ -45,7 +46,9 @@ pub struct HistoricalRequest {
     pub as_of_known_time: bool,
 }
 
-/// Builds the training set: the entity frame's columns, then the requested features.
+/// Joins every requested view to the entity frame. The training set (the
+/// frame's columns, then the requested features) is gathered from the answers
+/// a slice at a time, when a writer asks for it.
 pub async fn get_historical_features(
     ctx: &SessionContext,
     store: &OfflineStore,

@@ -10,8 +10,9 @@ use arrow_flight::FlightData;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
+use futures::channel::mpsc;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
 use quiver_offline::pit::ENTITY_TIMESTAMP;
 use quiver_offline::{TableRows, slices};
 use tonic::Status;
@@ -21,6 +22,8 @@ use crate::error::ApiError;
 /// Rows per batch of an answer: small enough that the first bytes go out
 /// early and no message nears gRPC's limits.
 const ANSWER_ROWS: usize = 64 * 1024;
+/// Slices gathered ahead of the client.
+const SLICES_AHEAD: usize = 1;
 
 /// The uploaded table, at most `max_bytes` of Arrow data; `None` when the
 /// client sent no schema (an empty upload).
@@ -95,18 +98,27 @@ pub fn entity_timestamp_column(rows: &RecordBatch) -> Result<String, ApiError> {
     }
 }
 
-/// `table` as a Flight stream: each slice of rows is asked for (a training
-/// set gathers it then) and encoded only when the client is ready for it.
+/// `table` as a Flight stream. Each slice of rows is asked for (a training set
+/// gathers it then, on every core) on a blocking thread, at most
+/// [`SLICES_AHEAD`] ahead of what the client has taken.
 pub fn answer(table: Arc<dyn TableRows>) -> BoxStream<'static, Result<FlightData, Status>> {
     let schema = table.schema();
-    let batches = slices(table.num_rows(), ANSWER_ROWS).map(move |(start, len)| {
-        table
-            .rows(start, len)
-            .map_err(|e| FlightError::ExternalError(Box::new(e)))
+    let (mut tx, rx) = mpsc::channel(SLICES_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        for (start, len) in slices(table.num_rows(), ANSWER_ROWS) {
+            let slice = table
+                .rows(start, len)
+                .map_err(|e| FlightError::ExternalError(Box::new(e)));
+            let failed = slice.is_err();
+            // A send fails when the client went away: stop gathering.
+            if futures::executor::block_on(tx.send(slice)).is_err() || failed {
+                break;
+            }
+        }
     });
     FlightDataEncoderBuilder::new()
         .with_schema(schema)
-        .build(futures::stream::iter(batches))
+        .build(rx)
         .map_err(|e| Status::internal(format!("encoding the answer: {e}")))
         .boxed()
 }
@@ -147,23 +159,20 @@ mod tests {
         assert_eq!(entity_timestamp_column(&rows).unwrap(), "when");
     }
 
-    #[test]
-    fn answers_are_sliced_and_an_empty_answer_keeps_its_schema() {
+    #[tokio::test]
+    async fn answers_are_sliced_and_an_empty_answer_keeps_its_schema() {
         let rows = ANSWER_ROWS * 2 + 1;
         let batch = table(
             vec![Field::new("n", DataType::Int64, false)],
             vec![Arc::new(Int64Array::from_iter_values(0..rows as i64))],
         );
-        let decoded = futures::executor::block_on(async {
-            let stream = answer(Arc::new(batch));
-            let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(
-                stream.map_err(|s| FlightError::Tonic(Box::new(s))),
-            )
-            .try_collect()
-            .await
-            .unwrap();
-            batches
-        });
+        let stream = answer(Arc::new(batch));
+        let decoded: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(
+            stream.map_err(|s| FlightError::Tonic(Box::new(s))),
+        )
+        .try_collect()
+        .await
+        .unwrap();
         assert_eq!(decoded.len(), 3);
         assert_eq!(
             decoded.iter().map(RecordBatch::num_rows).sum::<usize>(),
