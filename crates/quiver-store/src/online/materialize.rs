@@ -63,12 +63,18 @@ impl FeatureStore {
             .map_err(quiver_offline::OfflineError::from)?;
         let converter = RowConverter::new(fields).map_err(quiver_offline::OfflineError::from)?;
 
-        let mut latest = LatestPerKey::default();
+        // The last row of the key run that reached the end of the previous
+        // batch: the run may go on in the next one.
+        let mut carried: Option<(OwnedRow, RecordBatch, usize)> = None;
         let mut pending_rows: Vec<OnlineRow> = Vec::with_capacity(WRITE_BATCH);
         let mut writes = Writes::new(online.as_ref(), &meta, on_rows);
         let mut columns: Option<Columns> = None;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(quiver_offline::OfflineError::from)?;
+            let n = batch.num_rows();
+            if n == 0 {
+                continue;
+            }
             if columns.is_none() {
                 columns = Some(Columns::find(&batch, &key_names, &features)?);
             }
@@ -83,17 +89,23 @@ impl FeatureStore {
             let rows = converter
                 .convert_columns(&keys)
                 .map_err(quiver_offline::OfflineError::from)?;
-            for i in 0..batch.num_rows() {
-                // Rows arrive sorted by key then time: the last row of a key run is its latest.
-                if let Some(done) = latest.push(rows.row(i).owned(), &batch, i) {
-                    pending_rows.push(columns.online_row(&done.0, done.1, &key_names)?);
+            // Rows arrive sorted by key then time: the last row of a key run is its latest.
+            if let Some((key, previous, row)) = carried.take()
+                && key.row() != rows.row(0)
+            {
+                pending_rows.push(columns.online_row(&previous, row, &key_names)?);
+            }
+            for i in 0..n - 1 {
+                if rows.row(i) != rows.row(i + 1) {
+                    pending_rows.push(columns.online_row(&batch, i, &key_names)?);
                 }
             }
+            carried = Some((rows.row(n - 1).owned(), batch, n - 1));
             if pending_rows.len() >= WRITE_BATCH {
                 writes.start(std::mem::take(&mut pending_rows)).await?;
             }
         }
-        if let (Some((batch, row)), Some(columns)) = (latest.finish(), &columns) {
+        if let (Some((_, batch, row)), Some(columns)) = (carried, &columns) {
             pending_rows.push(columns.online_row(&batch, row, &key_names)?);
         }
         writes.start(pending_rows).await?;
@@ -167,35 +179,6 @@ impl<'a> Writes<'a> {
             self.finish_one().await?;
         }
         Ok(self.report)
-    }
-}
-
-/// Tracks the last row of the current key run across batches.
-#[derive(Default)]
-struct LatestPerKey {
-    current: Option<(OwnedRow, RecordBatch, usize)>,
-}
-
-impl LatestPerKey {
-    /// Notes row `i`; returns the previous key's last row when the key changes.
-    fn push(
-        &mut self,
-        key: OwnedRow,
-        batch: &RecordBatch,
-        i: usize,
-    ) -> Option<(RecordBatch, usize)> {
-        let finished = match &self.current {
-            Some((previous, _, _)) if previous.row() != key.row() => {
-                self.current.take().map(|(_, b, r)| (b, r))
-            }
-            _ => None,
-        };
-        self.current = Some((key, batch.clone(), i));
-        finished
-    }
-
-    fn finish(self) -> Option<(RecordBatch, usize)> {
-        self.current.map(|(_, b, r)| (b, r))
     }
 }
 
