@@ -1,5 +1,7 @@
 //! Lineage records: materialization runs and saved datasets.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -163,11 +165,15 @@ impl Registry {
         window: (i64, i64),
         registry_version: i64,
     ) -> Result<String> {
+        // Unique across processes (the pid) and within one, where two runs of
+        // a view can start in the same microsecond (the sequence).
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         let started_at = now();
         let id = format!(
-            "{}-{}-{view}-{target}",
+            "{}-{}-{}-{view}-{target}",
             Utc::now().timestamp_micros(),
-            std::process::id()
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
         sqlx::query(
             "INSERT INTO materialization_runs (id, project, view, target, window_start_us, window_end_us, registry_version, status, started_at, owner, heartbeat_at) \
