@@ -13,8 +13,7 @@ use arrow::array::{
     Array, ArrayRef, RecordBatch, TimestampMicrosecondArray, UInt32Array, new_null_array,
 };
 use arrow::compute::{interleave, take};
-use arrow::datatypes::DataType;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{Row, RowConverter, Rows, SortField};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -206,15 +205,16 @@ pub async fn merge(entity: EntitySide, mut view: ViewSide) -> Result<Merged> {
                 // The entity's own key, known by time `t`.
                 Ordering::Equal if effective <= t => {
                     match best.as_mut() {
-                        Some(b) if b.key.is(key) => {
-                            if (event, created) >= (b.event, b.created) {
+                        Some(b) => {
+                            // A later (event, created) wins; a new key starts afresh.
+                            let same_key = b.key.is(key);
+                            if !same_key || (event, created) >= (b.event, b.created) {
+                                if !same_key {
+                                    b.key.set(key);
+                                }
                                 (b.slot, b.row, b.event, b.created) =
                                     (c.slot, c.pos, event, created);
                             }
-                        }
-                        Some(b) => {
-                            b.key.set(key);
-                            (b.slot, b.row, b.event, b.created) = (c.slot, c.pos, event, created);
                         }
                         None => {
                             best = Some(Best {
